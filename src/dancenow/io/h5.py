@@ -1,0 +1,107 @@
+"""HDF5 conventions: provenance attributes, byte-reproducible files, frames and poses layouts."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..errors import UserError
+
+
+def sha256_file(path, chunk=1 << 20):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def create(path):
+    """Open a new HDF5 file whose bytes depend only on what is written (no timestamps)."""
+    f = h5py.File(path, "w", libver=("v110", "v110"), track_order=False)
+    return f
+
+
+def dataset(f, name, data=None, **kw):
+    """create_dataset without modification times, so reruns give the same bytes."""
+    return f.create_dataset(name, data=data, track_times=False, **kw)
+
+
+def set_provenance(f, stage, config, video_sha256, **extra):
+    """Record what made the file: the stage, the package version, its config and the source video's hash."""
+    f.attrs["stage"] = stage
+    f.attrs["dancenow_version"] = __version__
+    f.attrs["config"] = json.dumps(config, sort_keys=True)
+    f.attrs["video_sha256"] = video_sha256
+    for k, v in extra.items():
+        f.attrs[k] = v
+
+
+def open_input(path, kind):
+    """Open an input HDF5 file read-only, with a clear message when it is missing or not HDF5."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{kind} file not found: {path}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise UserError(f"{kind} file {path} is not a readable HDF5 file ({e})") from None
+
+
+# ---- frames.h5 ---------------------------------------------------------------------------------------
+
+class FrameGeometry:
+    """How stored frames relate to the original video: stored = original * scale + offset."""
+
+    def __init__(self, scale, offset_x, offset_y):
+        self.scale, self.offset_x, self.offset_y = float(scale), float(offset_x), float(offset_y)
+
+    @classmethod
+    def from_attrs(cls, attrs):
+        return cls(attrs["scale"], attrs["offset_x"], attrs["offset_y"])
+
+    def to_attrs(self, attrs):
+        attrs["scale"], attrs["offset_x"], attrs["offset_y"] = self.scale, self.offset_x, self.offset_y
+
+    def to_original(self, xy):
+        """Map stored-frame pixel coordinates [..., 2] back to the original video's pixels."""
+        xy = np.asarray(xy, dtype=np.float64)
+        out = np.empty_like(xy)
+        out[..., 0] = (xy[..., 0] - self.offset_x) / self.scale
+        out[..., 1] = (xy[..., 1] - self.offset_y) / self.scale
+        return out
+
+
+def read_frames_meta(f):
+    a = f.attrs
+    return dict(fps=float(a["fps"]), n=f["frames"].shape[0], height=f["frames"].shape[1],
+                width=f["frames"].shape[2], video_sha256=str(a["video_sha256"]))
+
+
+# ---- poses.h5 ----------------------------------------------------------------------------------------
+
+POSE_PARTS = {"body": 25, "face": 70, "left_hand": 21, "right_hand": 21}
+
+
+def write_poses(f, poses, meta):
+    """poses: dict part -> float32 [N,K,3] (x, y, confidence); plus bool [N] 'detected' and 'filled'."""
+    for part, k in POSE_PARTS.items():
+        arr = np.asarray(poses[part], dtype=np.float32)
+        assert arr.ndim == 3 and arr.shape[1:] == (k, 3), (part, arr.shape)
+        dataset(f, part, arr)
+    for flag in ("detected", "filled"):
+        if flag in poses:
+            dataset(f, flag, np.asarray(poses[flag], dtype=bool))
+    for k in ("fps", "height", "width"):
+        f.attrs[k] = meta[k]
+
+
+def read_poses(path):
+    """Load a poses.h5 into memory: dict of arrays plus 'attrs'."""
+    with open_input(path, "poses") as f:
+        out = {k: f[k][()] for k in f.keys()}
+        out["attrs"] = dict(f.attrs)
+    return out

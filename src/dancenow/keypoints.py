@@ -1,0 +1,36 @@
+"""Keypoint layouts: OpenPose BODY_25 (the project's order), its face-70 and hand-21 sets, and their render colors."""
+
+import numpy as np
+
+BODY_25 = ["Nose", "Neck", "RShoulder", "RElbow", "RWrist", "LShoulder", "LElbow", "LWrist", "MidHip", "RHip",
+           "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "REye", "LEye", "REar", "LEar", "LBigToe", "LSmallToe",
+           "LHeel", "RBigToe", "RSmallToe", "RHeel"]
+B = {name: i for i, name in enumerate(BODY_25)}
+
+# OpenPose's POSE_BODY_25_PAIRS_RENDER; a limb takes the color of its second keypoint, as OpenPose draws it.
+BODY_PAIRS = [(1, 8), (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (8, 9), (9, 10), (10, 11), (8, 12), (12, 13),
+              (13, 14), (1, 0), (0, 15), (15, 17), (0, 16), (16, 18), (14, 19), (19, 20), (14, 21), (11, 22),
+              (22, 23), (11, 24)]
+BODY_COLORS = np.array([
+    (255, 0, 85), (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0), (0, 255, 0),
+    (255, 0, 0), (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255), (0, 0, 255),
+    (255, 0, 170), (170, 0, 255), (255, 0, 255), (85, 0, 255), (0, 0, 255), (0, 0, 255), (0, 0, 255),
+    (0, 255, 255), (0, 255, 255), (0, 255, 255)], dtype=np.uint8)  # RGB
+
+# Face-70 (68 iBUG points + 2 pupils): contour, brows, nose, eyes and lips as OpenPose's FACE_PAIRS_RENDER.
+FACE_PAIRS = ([(i, i + 1) for i in range(16)] + [(i, i + 1) for i in range(17, 21)] +
+              [(i, i + 1) for i in range(22, 26)] + [(i, i + 1) for i in range(27, 30)] +
+              [(i, i + 1) for i in range(31, 35)] +
+              [(i, i + 1) for i in range(36, 41)] + [(41, 36)] + [(i, i + 1) for i in range(42, 47)] + [(47, 42)] +
+              [(i, i + 1) for i in range(48, 59)] + [(59, 48)] + [(i, i + 1) for i in range(60, 67)] + [(67, 60)])
+FACE_COLOR = (255, 255, 255)
+
+# Hand-21: wrist, then 4 joints per finger (thumb, index, middle, ring, pinky); OpenPose's HAND_PAIRS_RENDER.
+HAND_PAIRS = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
+              (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20)]
+_FINGER_HUES = [(255, 0, 0), (255, 255, 0), (0, 255, 0), (0, 170, 255), (255, 0, 255)]
+HAND_COLORS = np.array([(100, 100, 100)] + [tuple(int(c * s) for c in hue) for hue in _FINGER_HUES
+                                            for s in (0.4, 0.6, 0.8, 1.0)], dtype=np.uint8)
+
+ANKLES = (B["RAnkle"], B["LAnkle"])
+HEAD_TOP_CANDIDATES = (B["Nose"], B["REye"], B["LEye"], B["REar"], B["LEar"], B["Neck"])
