@@ -66,5 +66,5 @@ def run(cfg):
             f.attrs["source_width"], f.attrs["source_height"] = reader.width, reader.height
             f.attrs["has_audio"] = audio_tmp.stat().st_size > 0
             geometry.to_attrs(f.attrs)
-            h5.set_provenance(f, "extract", c, video_sha)
+            h5.set_provenance(f, "extract", c, video_sha, outputs=("output", "audio"))
     log.info("wrote %d frames to %s", n, c["output"])

@@ -10,6 +10,8 @@ def atomic_path(final):
     """Yield a temporary path in the same folder; on success rename it to `final`, on any error delete it."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.*.tmp"):  # left by a killed earlier run
+        stale.unlink(missing_ok=True)
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     try:
         yield tmp
@@ -18,8 +20,3 @@ def atomic_path(final):
         tmp.unlink(missing_ok=True)
         raise
 
-
-def remove_outputs(*paths):
-    for p in paths:
-        if p:
-            Path(p).unlink(missing_ok=True)

@@ -30,11 +30,13 @@ def dataset(f, name, data=None, **kw):
     return f.create_dataset(name, data=data, track_times=False, **kw)
 
 
-def set_provenance(f, stage, config, video_sha256, **extra):
-    """Record what made the file: the stage, the package version, its config and the source video's hash."""
+def set_provenance(f, stage, config, video_sha256, outputs=("output",), **extra):
+    """Record what made the file: the stage, the package version, its config and the source video's hash.
+
+    The config's output paths (`outputs`) are left out, so the bytes do not depend on where the file is written."""
     f.attrs["stage"] = stage
     f.attrs["dancenow_version"] = __version__
-    f.attrs["config"] = json.dumps(config, sort_keys=True)
+    f.attrs["config"] = json.dumps({k: v for k, v in config.items() if k not in outputs}, sort_keys=True)
     f.attrs["video_sha256"] = video_sha256
     for k, v in extra.items():
         f.attrs[k] = v

