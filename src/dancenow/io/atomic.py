@@ -10,8 +10,7 @@ def atomic_path(final):
     """Yield a temporary path in the same folder; on success rename it to `final`, on any error delete it."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in final.parent.glob(f".{final.name}.*.tmp"):  # left by a killed earlier run
-        stale.unlink(missing_ok=True)
+    remove_stale_temporaries(final)
     tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     try:
         yield tmp
@@ -20,3 +19,21 @@ def atomic_path(final):
         tmp.unlink(missing_ok=True)
         raise
 
+
+
+def remove_stale_temporaries(final):
+    """Delete the temporaries of `final` that killed writers left behind (those whose process is gone)."""
+    final = Path(final)
+    for p in final.parent.glob(f".{final.name}.*.tmp"):
+        pid = p.name[len(final.name) + 2:-len(".tmp")]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            alive = int(pid) != os.getpid()
+        except ProcessLookupError:
+            alive = False
+        except PermissionError:
+            alive = True
+        if not alive:
+            p.unlink(missing_ok=True)

@@ -1,0 +1,296 @@
+"""The train stage: pix2pixHD networks, losses, data, and the resumable, deterministic training loop.
+
+Trains on real frames of target_woman.mp4 (../shared/data) with label maps drawn from the reference BlazePose
+keypoints that come with it, converted to BODY_25 (the tests are about training, not about pose estimation).
+"""
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dancenow import config, extract, train
+from dancenow.data import PoseFrameDataset, ShuffleSampler
+from dancenow.errors import UserError
+from dancenow.io import h5
+from dancenow.models import GlobalGenerator, MultiscaleDiscriminator
+from dancenow.models.losses import VGGLoss, load_vgg19_features
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+VIDEO = DATA / "video" / "target_woman.mp4"
+REFERENCE = DATA / "keypoints" / "target_woman.blazepose33.json"
+
+# BlazePose-33 index of each BODY_25 keypoint (Neck and MidHip are midpoints; small toes = big toes)
+BLAZEPOSE_TO_BODY25 = {0: 0, 2: 12, 3: 14, 4: 16, 5: 11, 6: 13, 7: 15, 9: 24, 10: 26, 11: 28, 12: 23, 13: 25,
+                       14: 27, 15: 5, 16: 2, 17: 8, 18: 7, 19: 31, 20: 31, 21: 29, 22: 32, 23: 32, 24: 30}
+
+
+def need_real_data():
+    if not (VIDEO.is_file() and REFERENCE.is_file()):
+        msg = f"real test data missing: {VIDEO} and {REFERENCE}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def make_poses(frames_path, out, frames=None):
+    """poses.h5 for frames.h5 from the reference keypoints, mapped into the stored frames' pixels."""
+    with h5.open_input(frames_path, "frames") as f:
+        n, height, width = f["frames"].shape[:3]
+        geometry, fps = h5.FrameGeometry.from_attrs(f.attrs), float(f.attrs["fps"])
+    n = n if frames is None else frames
+    xy = np.array(json.loads(REFERENCE.read_text()), np.float64)[:n, :, :2] * geometry.scale
+    xy += [geometry.offset_x, geometry.offset_y]
+    body = np.zeros((n, 25, 3), np.float32)
+    for b, k in BLAZEPOSE_TO_BODY25.items():
+        body[:, b, :2] = xy[:, k]
+    body[:, 1, :2] = (xy[:, 11] + xy[:, 12]) / 2
+    body[:, 8, :2] = (xy[:, 23] + xy[:, 24]) / 2
+    body[:, :, 2] = 1.0
+    poses = dict(body=body, face=np.zeros((n, 70, 3)), left_hand=np.zeros((n, 21, 3)),
+                 right_hand=np.zeros((n, 21, 3)), detected=np.ones(n, bool))
+    with h5.create(out) as f:
+        h5.write_poses(f, poses, dict(fps=fps, height=height, width=width))
+    return out
+
+
+def make_target(folder, size, max_frames=None):
+    need_real_data()
+    folder.mkdir(parents=True, exist_ok=True)
+    extract.run(config.load([f"extract.input={VIDEO}", f"extract.output={folder / 'frames.h5'}",
+                             f"extract.audio={folder / 'audio.m4a'}", f"extract.height={size}",
+                             f"extract.width={size}", f"extract.max_frames={max_frames or 'null'}"]))
+    make_poses(folder / "frames.h5", folder / "poses.h5")
+    return folder / "frames.h5", folder / "poses.h5"
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """6 real frames at 64x64."""
+    return make_target(tmp_path_factory.mktemp("small"), 64, max_frames=6)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """All 65 real frames at the tiny preset's 128x128."""
+    return make_target(tmp_path_factory.mktemp("tiny"), 128)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """In-process training on one thread: steadier timings on a shared 2-core machine; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def train_cfg(frames, poses, out_dir, *overrides):
+    return config.load(["preset=tiny", f"train.frames={frames}", f"train.poses={poses}",
+                        f"train.output={out_dir / 'generator.pt'}", f"train.workdir={out_dir / 'work'}",
+                        *overrides])
+
+
+# ---- networks and losses ---------------------------------------------------------------------------------------
+
+def test_generator_and_discriminator_shapes():
+    torch.manual_seed(0)
+    G = GlobalGenerator(3, 3, ngf=8, n_downsample=2, n_blocks=1)
+    x = torch.rand(2, 3, 32, 48) * 2 - 1
+    y = G(x)
+    assert y.shape == x.shape and y.abs().max() <= 1
+    D = MultiscaleDiscriminator(6, ndf=8, n_layers=2, num_d=3)
+    out = D(x, y)
+    assert len(out) == 3
+    assert all(len(feats) == 2 + 2 for feats in out)  # n_layers_d + 2 stages, the last one the scores
+    assert [feats[-1].shape[1] for feats in out] == [1, 1, 1]
+    assert out[0][0].shape[-1] > out[1][0].shape[-1] > out[2][0].shape[-1]  # each scale at half resolution
+
+
+def test_vgg_perceptual_loss(tmp_path):
+    import torchvision
+    torch.manual_seed(0)
+    path = tmp_path / "vgg19-random.pth"
+    torch.save(torchvision.models.vgg19(weights=None).state_dict(), path)  # the layout of vgg19-dcbb9e9d.pth
+    try:
+        loss = VGGLoss(path)
+        a, b = torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64) * 2 - 1
+        value = loss(a, b)
+        assert torch.isfinite(value) and value > 0
+        assert loss(a, a) == 0
+        assert not any(p.requires_grad for p in loss.parameters())
+
+        missing = tmp_path / "nowhere" / "vgg19.pth"
+        with pytest.raises(UserError, match=re.escape(str(missing))):
+            VGGLoss(missing)
+        state = {k: v for k, v in torch.load(path, weights_only=True, mmap=True).items() if k.startswith("features.")}
+        wrong = tmp_path / "wrong.pth"
+        torch.save({f"module.{k}": v for k, v in state.items()}, wrong)  # as nn.DataParallel would name them
+        with pytest.raises(UserError, match=r"not torchvision's vgg19 state dict.*missing keys"):
+            load_vgg19_features(wrong)
+        shapes = tmp_path / "shapes.pth"
+        torch.save({**state, "features.28.weight": torch.zeros(1)}, shapes)
+        with pytest.raises(UserError, match="wrong shapes"):
+            load_vgg19_features(shapes)
+        junk = tmp_path / "junk.pth"
+        junk.write_bytes(b"not a torch file")
+        with pytest.raises(UserError, match="could not be read"):
+            load_vgg19_features(junk)
+        del state
+    finally:
+        path.unlink()
+
+
+def test_training_with_vgg(small, tmp_path):
+    import torchvision
+    weights = tmp_path / "vgg19.pth"
+    features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["E"])  # torchvision's own layout
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, weights)
+    train.run(train_cfg(*small, tmp_path, "train.iterations=2", "train.log_every=1", f"train.vgg_weights={weights}"))
+    _, meta = train.load_generator(tmp_path / "generator.pt")
+    assert all(np.isfinite(h["G_VGG"]) and h["G_VGG"] > 0 for h in meta["history"])
+    with pytest.raises(UserError, match="nowhere.pth"):
+        train.run(train_cfg(*small, tmp_path, f"train.vgg_weights={tmp_path / 'nowhere.pth'}"))
+
+
+# ---- data ------------------------------------------------------------------------------------------------------
+
+def test_dataset(small, tmp_path):
+    frames, poses = small
+    ds = PoseFrameDataset(frames, poses)
+    assert len(ds) == 6 and (ds.height, ds.width) == (64, 64)
+    label, image = ds[2]
+    for t in (label, image):
+        assert t.shape == (3, 64, 64) and t.dtype == torch.float32 and -1 <= t.min() and t.max() <= 1
+    assert (label > -1).any() and (label == -1).float().mean() > 0.5  # a skeleton on black
+    # every DataLoader worker opens frames.h5 itself
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, sampler=ShuffleSampler(len(ds), 0))
+    it = iter(loader)
+    got = [next(it) for _ in range(4)]
+    order = [i for i, _ in zip(ShuffleSampler(len(ds), 0), range(8))]
+    for k, (labels, images) in enumerate(got):
+        for j in range(2):
+            want = ds[order[2 * k + j]]
+            assert torch.equal(labels[j], want[0]) and torch.equal(images[j], want[1])
+    del it
+    # a resumed sampler continues the same stream
+    assert [i for i, _ in zip(ShuffleSampler(len(ds), 0, start=5), range(3))] == order[5:8]
+
+    short = make_poses(frames, tmp_path / "short.h5", frames=5)
+    with pytest.raises(UserError, match="5 frames of poses but .* has 6 frames"):
+        train.run(train_cfg(frames, short, tmp_path))
+    with pytest.raises(UserError, match="poses file not found"):
+        train.run(train_cfg(frames, tmp_path / "missing.h5", tmp_path))
+
+
+# ---- training --------------------------------------------------------------------------------------------------
+
+def mean_l1(generator_path, frames, poses):
+    G, meta = train.load_generator(generator_path)
+    ds = PoseFrameDataset(frames, poses)
+    assert (meta["height"], meta["width"]) == (ds.height, ds.width)
+    with torch.no_grad():
+        return float(np.mean([(G(label[None]) - image[None]).abs().mean().item() for label, image in
+                              (ds[i] for i in range(len(ds)))]))
+
+
+def test_overfit_a_few_real_frames(small, tmp_path, caplog):
+    frames, poses = small
+    caplog.set_level(logging.INFO, logger="dancenow")
+    train.run(train_cfg(frames, poses, tmp_path / "init", "train.iterations=0"))  # the untrained generator
+    train.run(train_cfg(frames, poses, tmp_path / "trained", "train.iterations=100", "train.log_every=10"))
+    before = mean_l1(tmp_path / "init" / "generator.pt", frames, poses)
+    after = mean_l1(tmp_path / "trained" / "generator.pt", frames, poses)
+    assert after < 0.5 * before, (before, after)
+    vgg_off = [r for r in caplog.records if r.levelno == logging.WARNING and "perceptual" in r.getMessage()]
+    assert len(vgg_off) == 2 and "train.vgg_weights" in vgg_off[0].getMessage()  # one per run
+
+    G, meta = train.load_generator(tmp_path / "trained" / "generator.pt")
+    assert not G.training and meta["iteration"] == 100 and len(meta["history"]) == 10
+    assert meta["generator"]["ngf"] == 8 and meta["train"]["iterations"] == 100
+    # TensorBoard got the loss curves and the sample images
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(tmp_path / "trained" / "work" / "tb"), size_guidance={"images": 0}).Reload()
+    assert "loss/G_GAN" in events.Tags()["scalars"] and len(events.Scalars("loss/G_GAN")) == 10
+    assert len(events.Images(events.Tags()["images"][0])) == 10  # sample_every=10 (tiny preset)
+
+
+def test_resume_in_process_and_config_change(small, tmp_path, caplog):
+    frames, poses = small
+    caplog.set_level(logging.INFO, logger="dancenow")
+    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=4", "train.checkpoint_every=2"))
+    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.checkpoint_every=2"))
+    assert "resuming from iteration 4" in caplog.text
+    caplog.clear()
+    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.lr=0.001"))
+    assert "different train config" in caplog.text and "resuming" not in caplog.text
+
+
+def test_load_generator_refuses_other_files(tmp_path):
+    with pytest.raises(UserError, match=re.escape(str(tmp_path / "none.pt"))):
+        train.load_generator(tmp_path / "none.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(UserError, match="not a dancenow checkpoint"):
+        train.load_generator(junk)
+    torch.save({"generator": {}}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not a dancenow checkpoint"):
+        train.load_generator(tmp_path / "other.pt")
+
+
+def start_cli(frames, poses, out_dir, iterations):
+    args = [sys.executable, "-m", "dancenow.cli", "train", "preset=tiny", f"train.frames={frames}",
+            f"train.poses={poses}", f"train.output={out_dir / 'generator.pt'}", f"train.workdir={out_dir / 'work'}",
+            f"train.iterations={iterations}", "train.checkpoint_every=10", "train.log_every=5", "seed=3", "threads=1"]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
+    frames, poses = tiny
+    iterations = 40
+    out = tmp_path / "run"
+    final, latest = out / "generator.pt", out / "work" / "latest.pt"
+
+    # the uninterrupted run
+    proc = start_cli(frames, poses, out, iterations)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    reference = final.read_bytes()
+    reference_history = torch.load(final, weights_only=True)["meta"]["history"]
+    final.unlink()
+    for p in sorted(out.joinpath("work").rglob("*"), reverse=True):
+        p.rmdir() if p.is_dir() else p.unlink()
+
+    # the same run, SIGKILLed as soon as it wrote its first checkpoint, then rerun
+    proc = start_cli(frames, poses, out, iterations)
+    deadline = time.monotonic() + 300
+    while not latest.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert latest.exists() and not final.exists()
+    for folder in (out, out / "work"):
+        for p in folder.iterdir():
+            assert p.name in ("generator.pt", "latest.pt", "work", "tb") or re.fullmatch(r"\..*\.\d+\.tmp", p.name)
+    killed_at = torch.load(latest, weights_only=True)["meta"]["iteration"]
+    assert 0 < killed_at < iterations
+
+    proc = start_cli(frames, poses, out, iterations)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    resumed = re.search(r"resuming from iteration (\d+)", err)
+    assert resumed and int(resumed.group(1)) >= killed_at > 0
+    G, meta = train.load_generator(final)
+    assert meta["iteration"] == iterations and (meta["height"], meta["width"]) == (128, 128)
+    assert meta["history"] == reference_history  # same seed: same losses, kill or not
+    assert final.read_bytes() == reference  # ... and the same bytes
+    assert not [p for p in out.rglob("*.tmp")]
