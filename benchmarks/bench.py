@@ -1,0 +1,178 @@
+"""Throughput of each stage on this machine, side by side in one run: `make bench` or
+`python benchmarks/bench.py [--json out.json] [--video path.mp4]`.
+
+- loader: training samples/s of dancenow's loader (frames.h5 + label maps drawn from poses.h5) against the layout
+  EDN's and pix2pixHD's code read: a folder of label PNGs and a folder of frame PNGs, opened with PIL;
+- pose: frames/s of the pose stage at 512 px;
+- train: pix2pixHD steps/s at the quick preset, and the step's achieved GFLOP/s (torch.utils.flop_counter) next to
+  this machine's fp32 matmul GFLOP/s (the physical limit);
+- render: frames/s of the generator plus label drawing at the quick preset.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from PIL import Image
+from torch.utils.flop_counter import FlopCounterMode
+
+from dancenow import config
+from dancenow.data import PoseFrameDataset, to_tensor
+from dancenow.extract import run as extract
+from dancenow.io import h5
+from dancenow.models import GlobalGenerator, MultiscaleDiscriminator
+from dancenow.pose.stage import estimate, postprocess
+from dancenow.render import label_batch
+from dancenow.train import train_step
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "dancer_man.mp4"
+
+
+def timed(fn, n, warmup=1):
+    for _ in range(warmup):
+        fn()
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t) / n
+
+
+def make_frames(video, out, size):
+    cfg = config.load([f"extract.input={video}", f"extract.output={out}", f"extract.audio={out}.m4a",
+                       f"preset_size.height={size}", f"preset_size.width={size}"])
+    extract(cfg)
+
+
+def make_poses(frames_path, out):
+    c = OmegaConf.to_container(config.load().pose, resolve=True)
+    with h5.open_input(frames_path, "frames") as f:
+        meta = h5.read_frames_meta(f)
+        t = time.perf_counter()
+        raw = estimate(f["frames"], c)
+        seconds = time.perf_counter() - t
+    with h5.create(out) as g:
+        h5.write_poses(g, postprocess(raw, 10), meta)
+    return meta["n"] / seconds
+
+
+class PNGFolderDataset(torch.utils.data.Dataset):
+    """pix2pixHD's AlignedDataset layout: train_label/NNNNN.png and train_img/NNNNN.png, read with PIL."""
+
+    def __init__(self, root, n):
+        self.root, self.n = Path(root), n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        label = np.asarray(Image.open(self.root / "train_label" / f"{i:05d}.png").convert("RGB"))
+        image = np.asarray(Image.open(self.root / "train_img" / f"{i:05d}.png").convert("RGB"))
+        return to_tensor(label), to_tensor(image)
+
+
+def write_png_folder(dataset, root):
+    (root / "train_label").mkdir(parents=True)
+    (root / "train_img").mkdir()
+    with h5.open_input(dataset.frames_path, "frames") as f:
+        for i in range(len(dataset)):
+            Image.fromarray(dataset.label(i)).save(root / "train_label" / f"{i:05d}.png")
+            Image.fromarray(f["frames"][int(dataset.indices[i])]).save(root / "train_img" / f"{i:05d}.png")
+
+
+def loader_rate(dataset, epochs=3):
+    def one_epoch():
+        for i in range(len(dataset)):
+            dataset[i]
+    return len(dataset) / timed(one_epoch, epochs)
+
+
+def matmul_gflops(n=2048):
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n ** 3 / timed(lambda: a @ b, 10, warmup=2) / 1e9
+
+
+def bench_train_and_render(frames_path, poses_path, cfg, steps):
+    c = OmegaConf.to_container(cfg.train, resolve=True)
+    dataset = PoseFrameDataset(frames_path, poses_path)
+    torch.manual_seed(0)
+    G = GlobalGenerator(3, 3, c["ngf"], c["n_downsample"], c["n_blocks"])
+    D = MultiscaleDiscriminator(6, c["ndf"], c["n_layers_d"], c["num_d"])
+    opt_g = torch.optim.Adam(G.parameters(), lr=c["lr"], betas=(c["beta1"], 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=c["lr"], betas=(c["beta1"], 0.999))
+    label, real = (t[None] for t in dataset[0])
+    step = lambda: train_step(G, D, opt_g, opt_d, None, label, real, c)  # noqa: E731
+    with FlopCounterMode(display=False) as counter:
+        step()
+    flops = counter.get_total_flops()
+    sec = timed(step, steps)
+
+    poses = h5.read_poses(poses_path)
+    batch = int(cfg.render.batch_size)
+    G.eval()
+
+    @torch.no_grad()
+    def render_batch():
+        G(label_batch(poses, range(batch), dataset.height, dataset.width))
+    render_fps = batch / timed(render_batch, max(2, steps // 2))
+    return dict(train_steps_per_s=1 / sec, train_step_gflop=flops / 1e9, train_gflops_achieved=flops / sec / 1e9,
+                render_frames_per_s=render_fps, size=f"{dataset.width}x{dataset.height}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--video", default=str(DEFAULT_VIDEO), help="a video of one person (default: dancer_man.mp4)")
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--steps", type=int, default=8, help="training steps to time")
+    args = ap.parse_args()
+    if not Path(args.video).is_file():
+        sys.exit(f"bench: video not found: {args.video}")
+    cfg = config.load(["preset=quick"])
+    size = int(cfg.preset_size.height)
+    results = {"machine": dict(cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
+                               cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        make_frames(args.video, tmp / "f512.h5", 512)
+        results["pose_frames_per_s_512px"] = make_poses(tmp / "f512.h5", tmp / "p512.h5")
+        make_frames(args.video, tmp / "frames.h5", size)
+        make_poses(tmp / "frames.h5", tmp / "poses.h5")
+
+        dataset = PoseFrameDataset(tmp / "frames.h5", tmp / "poses.h5")
+        write_png_folder(dataset, tmp / "png")
+        png = PNGFolderDataset(tmp / "png", len(dataset))
+        results["loader_samples_per_s_hdf5"] = loader_rate(dataset)
+        results["loader_samples_per_s_png_folder"] = loader_rate(png)
+        results["loader_hdf5_over_png"] = results["loader_samples_per_s_hdf5"] / results["loader_samples_per_s_png_folder"]
+        results.update(bench_train_and_render(tmp / "frames.h5", tmp / "poses.h5", cfg, args.steps))
+    results["matmul_fp32_gflops"] = matmul_gflops()
+    results["train_fraction_of_matmul_peak"] = results["train_gflops_achieved"] / results["matmul_fp32_gflops"]
+
+    rows = [("loader, frames.h5 + drawn labels", f"{results['loader_samples_per_s_hdf5']:.0f} samples/s"),
+            ("loader, PNG folders (pix2pixHD layout)", f"{results['loader_samples_per_s_png_folder']:.0f} samples/s"),
+            ("loader speed-up, HDF5 / PNG", f"{results['loader_hdf5_over_png']:.2f}x (goal >= 3x)"),
+            ("pose at 512 px", f"{results['pose_frames_per_s_512px']:.1f} frames/s (goal >= 20)"),
+            (f"train step, quick preset {results['size']}", f"{results['train_steps_per_s']:.2f} steps/s"),
+            ("train step FLOPs", f"{results['train_step_gflop']:.1f} GFLOP"),
+            ("train achieved", f"{results['train_gflops_achieved']:.1f} GFLOP/s"),
+            ("fp32 matmul (machine limit)", f"{results['matmul_fp32_gflops']:.1f} GFLOP/s"),
+            ("train / matmul", f"{100 * results['train_fraction_of_matmul_peak']:.0f} %"),
+            (f"render, quick preset {results['size']}", f"{results['render_frames_per_s']:.1f} frames/s")]
+    width = max(len(r[0]) for r in rows)
+    print(f"dancenow benchmark ({results['machine']})")
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+    print(json.dumps(results, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
