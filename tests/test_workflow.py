@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import h5py
+import hdf5plugin  # noqa: F401  (frames are Blosc-compressed)
 import pytest
 import torch
 import yaml

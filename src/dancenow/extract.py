@@ -50,9 +50,7 @@ def run(cfg):
         if not extract_audio(c["input"], audio_tmp):
             audio_tmp.write_bytes(b"")  # zero bytes: the video has no sound
         with h5.create(frames_tmp) as f:
-            ds = f.create_dataset("frames", shape=(0, out_h, out_w, 3), maxshape=(None, out_h, out_w, 3),
-                                  dtype=np.uint8, chunks=(1, out_h, out_w, 3), compression="gzip",
-                                  compression_opts=1, track_times=False)
+            ds = h5.frames_dataset(f, 0, out_h, out_w)
             n = 0
             for frame in tqdm(reader, desc="extract", unit="frame", leave=False):
                 if c["max_frames"] is not None and n >= int(c["max_frames"]):

@@ -6,6 +6,7 @@ import numpy as np
 from .keypoints import BODY_COLORS, BODY_PAIRS, FACE_COLOR, FACE_PAIRS, HAND_COLORS, HAND_PAIRS
 
 MIN_CONFIDENCE = 0.1
+LINE_TYPE = cv2.LINE_8  # OpenPose renders with 8-connected lines
 
 
 def _draw_set(img, kps, pairs, colors, thickness, radius):
@@ -14,11 +15,11 @@ def _draw_set(img, kps, pairs, colors, thickness, radius):
     for a, b in pairs:
         if ok[a] and ok[b]:
             color = tuple(int(c) for c in (colors[b] if colors.ndim == 2 else colors))
-            cv2.line(img, tuple(pts[a]), tuple(pts[b]), color, thickness, cv2.LINE_AA, shift=4)
+            cv2.line(img, tuple(pts[a]), tuple(pts[b]), color, thickness, LINE_TYPE, shift=4)
     if radius > 0:
         for i in np.flatnonzero(ok):
             color = tuple(int(c) for c in (colors[i] if colors.ndim == 2 else colors))
-            cv2.circle(img, tuple(pts[i]), radius * 16, color, -1, cv2.LINE_AA, shift=4)
+            cv2.circle(img, tuple(pts[i]), radius * 16, color, -1, LINE_TYPE, shift=4)
 
 
 def draw_label(height, width, body, face=None, left_hand=None, right_hand=None):

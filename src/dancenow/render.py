@@ -48,9 +48,7 @@ def run(cfg):
     n, fps = len(poses["body"]), float(attrs["fps"])
     log.info("rendering %d frames at %dx%d, %.3f fps on %s", n, width, height, fps, device)
     with atomic_path(c["output"]) as tmp, h5.create(tmp) as f:
-        out = f.create_dataset("frames", shape=(n, height, width, 3), dtype=np.uint8,
-                               chunks=(1, height, width, 3), compression="gzip", compression_opts=1,
-                               track_times=False)
+        out = h5.frames_dataset(f, n, height, width)
         batch = int(c["batch_size"])
         for start in tqdm(range(0, n, batch), desc="render", unit="batch", leave=False):
             idx = range(start, min(n, start + batch))

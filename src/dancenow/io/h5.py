@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import h5py
+import hdf5plugin
 import numpy as np
 
 from .. import __version__
@@ -23,6 +24,14 @@ def create(path):
     """Open a new HDF5 file whose bytes depend only on what is written (no timestamps)."""
     f = h5py.File(path, "w", libver=("v110", "v110"), track_order=False)
     return f
+
+
+def frames_dataset(f, n, height, width, name="frames"):
+    """uint8 RGB frames [n,H,W,3], one frame per chunk, Blosc-LZ4 compressed: decompressing a frame costs a tenth
+    of gzip's, which keeps the training loader ahead of the GPU. Readers need `import hdf5plugin`."""
+    return f.create_dataset(name, shape=(n, height, width, 3), maxshape=(None, height, width, 3), dtype=np.uint8,
+                            chunks=(1, height, width, 3), track_times=False,
+                            **hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
 
 
 def dataset(f, name, data=None, **kw):
