@@ -1,8 +1,9 @@
 """Throughput of each stage on this machine, side by side in one run: `make bench` or
 `python benchmarks/bench.py [--json out.json] [--video path.mp4]`.
 
-- loader: training samples/s of dancenow's loader (frames.h5 + label maps drawn from poses.h5) against the layout
-  EDN's and pix2pixHD's code read: a folder of label PNGs and a folder of frame PNGs, opened with PIL;
+- loader: training samples/s of dancenow's loader (frames.h5 + the label maps that training draws once into
+  labels.h5) against the layout EDN's and pix2pixHD's code read: a folder of label PNGs and a folder of frame PNGs,
+  opened with PIL; both turn them into the same tensors;
 - pose: frames/s of the pose stage at 512 px;
 - train: pix2pixHD steps/s at the quick preset, and the step's achieved GFLOP/s (torch.utils.flop_counter) next to
   this machine's fp32 matmul GFLOP/s (the physical limit);
@@ -145,7 +146,7 @@ def main():
         make_frames(args.video, tmp / "frames.h5", size)
         make_poses(tmp / "frames.h5", tmp / "poses.h5")
 
-        dataset = PoseFrameDataset(tmp / "frames.h5", tmp / "poses.h5")
+        dataset = PoseFrameDataset(tmp / "frames.h5", tmp / "poses.h5", label_cache=tmp / "labels.h5")
         write_png_folder(dataset, tmp / "png")
         png = PNGFolderDataset(tmp / "png", len(dataset))
         results["loader_samples_per_s_hdf5"] = loader_rate(dataset)
@@ -155,7 +156,7 @@ def main():
     results["matmul_fp32_gflops"] = matmul_gflops()
     results["train_fraction_of_matmul_peak"] = results["train_gflops_achieved"] / results["matmul_fp32_gflops"]
 
-    rows = [("loader, frames.h5 + drawn labels", f"{results['loader_samples_per_s_hdf5']:.0f} samples/s"),
+    rows = [("loader, frames.h5 + labels.h5", f"{results['loader_samples_per_s_hdf5']:.0f} samples/s"),
             ("loader, PNG folders (pix2pixHD layout)", f"{results['loader_samples_per_s_png_folder']:.0f} samples/s"),
             ("loader speed-up, HDF5 / PNG", f"{results['loader_hdf5_over_png']:.2f}x (goal >= 3x)"),
             ("pose at 512 px", f"{results['pose_frames_per_s_512px']:.1f} frames/s (goal >= 20)"),

@@ -280,7 +280,7 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
     assert latest.exists() and not final.exists()
     for folder in (out, out / "work"):
         for p in folder.iterdir():
-            assert p.name in ("generator.pt", "latest.pt", "work", "tb") or re.fullmatch(r"\..*\.\d+\.tmp", p.name)
+            assert p.name in ("generator.pt", "latest.pt", "labels.h5", "work", "tb") or re.fullmatch(r"\..*\.\d+\.tmp", p.name)
     killed_at = torch.load(latest, weights_only=True)["meta"]["iteration"]
     assert 0 < killed_at < iterations
 
@@ -294,3 +294,15 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
     assert meta["history"] == reference_history  # same seed: same losses, kill or not
     assert final.read_bytes() == reference  # ... and the same bytes
     assert not [p for p in out.rglob("*.tmp")]
+
+
+def test_label_cache_holds_the_drawn_label_maps(small, tmp_path):
+    frames, poses = small
+    drawn = PoseFrameDataset(frames, poses)
+    cached = PoseFrameDataset(frames, poses, label_cache=tmp_path / "labels.h5")
+    for i in range(len(drawn)):
+        assert np.array_equal(drawn.label(i), cached.label(i))
+        assert torch.equal(drawn[i][0], cached[i][0]) and torch.equal(drawn[i][1], cached[i][1])
+    mtime = (tmp_path / "labels.h5").stat().st_mtime_ns
+    PoseFrameDataset(frames, poses, label_cache=tmp_path / "labels.h5")  # same poses: reused, not redrawn
+    assert (tmp_path / "labels.h5").stat().st_mtime_ns == mtime
