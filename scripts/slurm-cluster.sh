@@ -16,6 +16,8 @@
 #   DANCENOW_SLURM_GPUS     fake GPUs as GRES gpu (default 2; 0 disables). Jobs get CUDA_VISIBLE_DEVICES, no GPU.
 #   DANCENOW_SLURM_MEM_MB   RealMemory of the node in MB (default: MemTotal - 1 GiB, at least 1 GiB per CPU).
 #   DANCENOW_SLURM_TIMEOUT  seconds to wait for each step (default 30).
+#   DANCENOW_SLURM_REQUEUE_S  seconds a requeued job waits before it may start again (default 10; Slurm's own
+#                           default is 120: AuthInfo=cred_expire, which is also the job step credential lifetime).
 #   SLURM_CPUS, SLURM_GPUS  accepted as fallbacks, but beware: srun itself reads SLURM_GPUS (= --gpus), so a shell
 #                           that exports it makes every srun step, submitit's included, ask for that many GPUs.
 #                           Give it on the command line only: SLURM_GPUS=4 bash scripts/slurm-cluster.sh start
@@ -27,6 +29,10 @@
 #   writes its result makes `job.result()` hang forever. With it, result() raises UncompletedJobError (~15 s).
 # - Fake GPUs must be character devices or slurmd rejects the gres.conf.
 # - `SchedulerParameters=batch_sched_delay=0,sched_min_interval=0` cuts the scheduling delay from ~3 s to ~1 s.
+# - A requeued job (submitit requeues on a time limit or preemption) may start again only after cred_expire
+#   (default 120 s), and then waits for the main scheduler's periodic pass (sched_interval, default 60 s): with
+#   cred_expire=10 and sched_interval=2 it restarts ~12 s after the requeue. Time limits and their warning signals
+#   (--signal=USR2@N) are checked only every ~30 s, so the signal comes up to 30 s before its nominal time.
 # - Every `start` is a fresh cluster: it stops whatever runs, then wipes the controller state, the slurmd spool
 #   and the accounting database. Job ids restart at 1 (use a fresh submitit folder per run), and sacct never sees
 #   two jobs with the same id from different runs (old rows would otherwise come back under `sacct -j ID`).
@@ -55,13 +61,15 @@ _slurm_cluster_need_root() {
   [ "$(id -u)" = 0 ] || { echo "slurm-cluster: FAILED: must run as root (daemons run as root, no systemd)" >&2; return 1; }
 }
 
-_slurm_cluster_knobs() {  # resolve and check the knobs into _SC_CPUS _SC_GPUS _SC_MEM _SC_TIMEOUT
+_slurm_cluster_knobs() {  # resolve and check the knobs into _SC_CPUS _SC_GPUS _SC_MEM _SC_TIMEOUT _SC_REQUEUE
   local k v nproc_ mem
   nproc_=$(nproc)
   _SC_CPUS=${DANCENOW_SLURM_CPUS:-${SLURM_CPUS:-$((nproc_ > 4 ? nproc_ : 4))}}
   _SC_GPUS=${DANCENOW_SLURM_GPUS:-${SLURM_GPUS:-2}}
   _SC_TIMEOUT=${DANCENOW_SLURM_TIMEOUT:-30}
-  for k in "CPUs=$_SC_CPUS" "GPUs=$_SC_GPUS" "timeout=$_SC_TIMEOUT" "MEM_MB=${DANCENOW_SLURM_MEM_MB-0}"; do
+  _SC_REQUEUE=${DANCENOW_SLURM_REQUEUE_S:-10}
+  for k in "CPUs=$_SC_CPUS" "GPUs=$_SC_GPUS" "timeout=$_SC_TIMEOUT" "MEM_MB=${DANCENOW_SLURM_MEM_MB-0}" \
+    "REQUEUE_S=$_SC_REQUEUE"; do
     v=${k#*=}
     case "$v" in '' | *[!0-9]*) echo "slurm-cluster: FAILED: ${k%%=*} must be a non-negative integer, not '$v'" >&2; return 1 ;; esac
   done
@@ -166,6 +174,8 @@ SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# a requeued job (timeout, preemption) may start again after cred_expire seconds
+AuthInfo=cred_expire=$_SC_REQUEUE
 CryptoType=crypto/munge
 MpiDefault=none
 MailProg=/bin/true
@@ -176,7 +186,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1024
 SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,sched_interval=2
 KillWait=2
 ReturnToService=2
 # the node may claim more CPUs than the machine has

@@ -1,12 +1,15 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
+SLURM_START_HINT = "bash scripts/slurm-cluster.sh install && bash scripts/slurm-cluster.sh start"
 
 
 def real_data(*parts):
@@ -26,3 +29,81 @@ def run_stage(stage, *overrides, check=True):
     if check and res.returncode != 0:
         raise AssertionError(f"dancenow {stage} failed ({res.returncode}):\n{res.stderr[-4000:]}")
     return res
+
+
+@pytest.fixture(scope="session")
+def small_target(tmp_path_factory):
+    """frames.h5 and poses.h5 of 12 real frames at 64x64: training steps of a few ms."""
+    d = tmp_path_factory.mktemp("small_target")
+    run_stage("extract", f"extract.input={real_data('video', 'target_woman.mp4')}", f"extract.output={d}/frames.h5",
+              f"extract.audio={d}/audio.m4a", "preset_size.height=64", "preset_size.width=64", "extract.max_frames=12")
+    run_stage("pose", f"pose.input={d}/frames.h5", f"pose.output={d}/poses.h5")
+    return d / "frames.h5", d / "poses.h5"
+
+
+# ---- the Slurm cluster of scripts/slurm-cluster.sh (started before pytest in CI) ---------------------------------
+
+def _cluster_answers():
+    """(ok, why). `scontrol ping` first: sinfo takes ~9 s to give up on a stopped controller."""
+    try:
+        for cmd in (["scontrol", "ping"], ["sinfo", "-h", "-p", "debug", "-o", "%T"]):
+            res = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            if res.returncode != 0 or not res.stdout.strip():
+                why = ((res.stderr or res.stdout).strip().splitlines() or ["no output"])[0]
+                return False, f"`{' '.join(cmd)}`: {why}"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    return True, ""
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """The cluster must answer `sinfo` (partition debug); otherwise fail under CI and skip elsewhere."""
+    ok, why = _cluster_answers()
+    if not ok:
+        msg = f"no Slurm cluster answers ({why}); run: {SLURM_START_HINT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def on_slurm(tmp_path, stage, *overrides):
+    """Overrides that run `stage` as a Slurm job that fits the test cluster, with its files under tmp_path."""
+    return ["launcher=slurm", f"slurm.folder={tmp_path}/submitit", "slurm.poll_s=2", f"resources.{stage}.mem_gb=2",
+            f"resources.{stage}.cpus_per_task=1", *overrides]
+
+
+# ---- the whole workflow, tiny preset, on the real clips ----------------------------------------------------------
+
+def snakemake(workdir, *args, profile="local", check=True, wait=True):
+    """`snakemake --profile profiles/<profile>` on workdir/config.yaml (two cores for the local profile)."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / profile), "--snakefile",
+           str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+           *(["--cores", "2"] if profile == "local" else []), *args]
+    if not wait:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if check and res.returncode != 0:
+        raise AssertionError(f"snakemake failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-6000:]}")
+    return res
+
+
+def write_config(workdir, **extra):
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = {"preset": "tiny", "results": "results",
+           "source": {"name": "dancer_man", "video": str(real_data("video", "dancer_man.mp4"))},
+           "targets": [{"name": "target_woman", "video": str(real_data("video", "target_woman.mp4"))}], **extra}
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The tiny workflow through profiles/local (shared by the workflow and the Slurm tests)."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    write_config(workdir)
+    t = time.time()
+    snakemake(workdir)
+    print(f"tiny workflow: {time.time() - t:.1f} s")
+    return workdir

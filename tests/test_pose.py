@@ -58,6 +58,16 @@ def test_wrong_geometry_would_fail_the_reference_check(woman_poses):
     assert np.median(np.linalg.norm(ours - ref[:, 0], axis=1)) > 100
 
 
+def test_shards_in_one_process_equal_one_pass(tmp_path):
+    """65 frames in chunks of 20, as 3 shards of 20, 20 and 25 frames: the tracker restarts where a shard starts."""
+    run_stage("extract", "preset=tiny", f"extract.input={real_data('video', 'target_woman.mp4')}",
+              f"extract.output={tmp_path}/f.h5", f"extract.audio={tmp_path}/a.m4a")
+    for shards in (1, 3):
+        run_stage("pose", "preset=tiny", f"pose.input={tmp_path}/f.h5", f"pose.output={tmp_path}/{shards}.h5",
+                  "pose.chunk_frames=20", f"pose.shards={shards}")
+    assert (tmp_path / "3.h5").read_bytes() == (tmp_path / "1.h5").read_bytes()
+
+
 def test_nobody_found_is_a_clear_error_and_leaves_no_output(tmp_path):
     frames = tmp_path / "empty_room.h5"
     with h5.create(frames) as f:

@@ -13,30 +13,7 @@ submitit = pytest.importorskip("submitit")
 # The job's python cannot import this test module: send the functions below by value, not by reference.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-START_HINT = "bash scripts/slurm-cluster.sh install && bash scripts/slurm-cluster.sh start"
-
-
-def _cluster_answers():
-    """(ok, why). `scontrol ping` first: sinfo takes ~9 s to give up on a stopped controller."""
-    try:
-        for cmd in (["scontrol", "ping"], ["sinfo", "-h", "-p", "debug", "-o", "%T"]):
-            res = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-            if res.returncode != 0 or not res.stdout.strip():
-                return False, f"`{' '.join(cmd)}`: {((res.stderr or res.stdout).strip().splitlines() or ['no output'])[0]}"
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
-    return True, ""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def slurm_cluster():
-    """The cluster must answer `sinfo` (partition debug); otherwise fail under CI and skip elsewhere."""
-    ok, why = _cluster_answers()
-    if not ok:
-        msg = f"no Slurm cluster answers ({why}); run: {START_HINT}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+pytestmark = pytest.mark.usefixtures("slurm_cluster")
 
 
 def executor(tmp_path, **params):

@@ -2,8 +2,6 @@
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,31 +12,9 @@ import pytest
 import torch
 import yaml
 
-from conftest import REPO, real_data
+from conftest import real_data, snakemake, write_config
 
 pytestmark = pytest.mark.slow
-
-
-def snakemake(workdir, *args, check=True, wait=True):
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    cmd = [sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / "local"), "--snakefile",
-           str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-           "--cores", "2", *args]
-    if not wait:
-        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if check and res.returncode != 0:
-        raise AssertionError(f"snakemake failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-6000:]}")
-    return res
-
-
-def write_config(workdir, **extra):
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg = {"preset": "tiny", "results": "results",
-           "source": {"name": "dancer_man", "video": str(real_data("video", "dancer_man.mp4"))},
-           "targets": [{"name": "target_woman", "video": str(real_data("video", "target_woman.mp4"))}], **extra}
-    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
 
 
 def video_info(path):
@@ -47,16 +23,6 @@ def video_info(path):
     while cap.read()[0]:
         n += 1
     return n, cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("workflow")
-    write_config(workdir)
-    t = time.time()
-    snakemake(workdir)
-    print(f"tiny workflow: {time.time() - t:.1f} s")
-    return workdir
 
 
 def jobs_planned(res):

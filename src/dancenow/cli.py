@@ -1,12 +1,11 @@
 """`dancenow <stage> [hydra overrides]`: one command per workflow stage."""
 
-import importlib
-import logging
 import sys
 
 from omegaconf import OmegaConf
 
 from . import config as config_mod
+from . import launch
 from .errors import UserError
 
 # stage name -> module whose `run(cfg)` performs it
@@ -27,32 +26,20 @@ Overrides use Hydra syntax, e.g. `dancenow train preset=tiny train.iterations=50
 --cfg prints the composed config and exits."""
 
 
-def setup_threads(cfg):
-    import cv2
-
-    if cfg.threads:
-        cv2.setNumThreads(int(cfg.threads))
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(int(cfg.threads))
-
-
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in STAGES:
         print(USAGE, file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     stage, overrides = argv[0], argv[1:]
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s dancenow.{stage} %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    launch.setup_logging(stage)
     try:
         show = "--cfg" in overrides
         cfg = config_mod.load([o for o in overrides if o != "--cfg"])
         if show:
             print(OmegaConf.to_yaml(cfg, resolve=False))
             return 0
-        module = importlib.import_module(STAGES[stage])
-        setup_threads(cfg)
-        module.run(cfg)
+        launch.run(stage, STAGES[stage], cfg)
     except UserError as e:
         print(f"dancenow {stage}: error: {e}", file=sys.stderr)
         return 2

@@ -10,8 +10,12 @@ The whole loop is in this file: seed, data, models, resume, the pix2pixHD step, 
   atomically; a rerun with the same training config resumes from it. {workdir}/tb holds TensorBoard logs.
 - `output`: the generator's weights and the metadata rendering needs; read it back with `load_generator`.
 
-Single process for now. For DDP later: wrap G and D after they are built, give ShuffleSampler rank/world_size,
-and let only rank 0 (`is_main`) log and write files; state dicts are taken from the unwrapped modules.
+- DDP: with several tasks (RANK/WORLD_SIZE, see dancenow.distributed) every rank trains G and D wrapped in
+  DistributedDataParallel (NCCL on GPUs, gloo on CPU) on its own batch_size samples of the same (seed, epoch) stream;
+  rank 0 alone logs and writes files. The logged losses are the means over the ranks.
+- stopping: when dancenow.distributed.STOP is set (the Slurm launcher sets it on Slurm's warning before a time limit
+  or preemption), every rank stops after the same completed iteration, rank 0 saves latest.pt and Stopped is
+  raised; the next run resumes from there and ends as an uninterrupted run would.
 """
 
 import contextlib
@@ -26,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -33,6 +39,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from . import __version__
 from .config import section
 from .data import PoseFrameDataset, ShuffleSampler
+from .distributed import STOP, Stopped, local_rank, process_group, rank_and_size
 from .errors import UserError
 from .io import h5
 from .io.atomic import atomic_path
@@ -94,11 +101,12 @@ def set_rng_state(state, device):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def fingerprint(c, seed, dataset, poses_path):
+def fingerprint(c, seed, world_size, dataset, poses_path):
     """Hash of everything that shapes the trained weights: the train config minus paths and bookkeeping, the seed,
-    whether VGG is on, and which data (the source video's hash, the frames' shape, the poses file's bytes)."""
+    the number of ranks, whether VGG is on, and which data (the source video's hash, the frames' shape, the poses
+    file's bytes)."""
     keep = {k: v for k, v in c.items() if k not in NOT_TRAINING}
-    keep.update(seed=seed, vgg=c["vgg_weights"] is not None and bool(c["lambda_vgg"]),
+    keep.update(seed=seed, world_size=world_size, vgg=c["vgg_weights"] is not None and bool(c["lambda_vgg"]),
                 data=[dataset.video_sha256, dataset.n_frames, dataset.height, dataset.width,
                       h5.sha256_file(poses_path)])
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
@@ -178,6 +186,13 @@ def train_step(G, D, opt_g, opt_d, vgg, label, real, c):
     return dict(zip(LOSSES, (x.item() for x in (loss_g_gan, loss_g_feat, loss_g_vgg, loss_d_real, loss_d_fake))))
 
 
+def across_ranks(losses, stop, device):
+    """The mean of every rank's losses, and whether any rank was told to stop: one all_reduce per iteration."""
+    t = torch.tensor([*losses.values(), float(stop)], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return dict(zip(losses, (t[:-1] / dist.get_world_size()).tolist())), bool(t[-1] > 0)
+
+
 # ---- the stage -------------------------------------------------------------------------------------------------
 
 def check_config(c):
@@ -195,25 +210,30 @@ def run(cfg):
     c = section(cfg, "train")
     seed = int(cfg.seed)
     check_config(c)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    is_main = True  # rank 0 under DDP
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", local_rank()) if cuda else torch.device("cpu")
+    rank, world = rank_and_size()
+    is_main = rank == 0
+    info = log.info if is_main else (lambda *args: None)  # rank 0 alone logs
     workdir, output = Path(c["workdir"]), Path(c["output"])
     latest = workdir / "latest.pt"
 
-    dataset = PoseFrameDataset(c["frames"], c["poses"])
+    dataset = PoseFrameDataset(c["frames"], c["poses"], label_cache=workdir / "labels.h5")
     H, W = dataset.height, dataset.width
     multiple = 2 ** c["n_downsample"]
     if H % multiple or W % multiple:
         raise UserError(f"{c['frames']} holds {W}x{H} frames; with train.n_downsample={c['n_downsample']} the "
                         f"height and width must be multiples of {multiple}")
     if dataset.n_without_person:
-        log.info("%d of %d frames have no person and are left out", dataset.n_without_person, dataset.n_frames)
-    fp = fingerprint(c, seed, dataset, c["poses"])
+        info("%d of %d frames have no person and are left out", dataset.n_without_person, dataset.n_frames)
+    fp = fingerprint(c, seed, world, dataset, c["poses"])
     gen_cfg = dict(input_nc=3, output_nc=3, ngf=c["ngf"], n_downsample=c["n_downsample"], n_blocks=c["n_blocks"],
                    height=H, width=W)
     workdir.mkdir(parents=True, exist_ok=True)
 
-    with deterministic(device), logging_redirect_tqdm():
+    if cuda:
+        torch.cuda.set_device(device)
+    with deterministic(device), logging_redirect_tqdm(), process_group("nccl" if cuda else "gloo"):
         seed_everything(seed)
         G = build_generator(gen_cfg).to(device)
         D = MultiscaleDiscriminator(6, c["ndf"], c["n_layers_d"], c["num_d"]).to(device)
@@ -234,9 +254,12 @@ def run(cfg):
             # interned keys: the very string objects of a fresh run, so that pickle's memo (and the bytes) match
             start, window = ckpt["meta"]["iteration"], {sys.intern(k): v for k, v in ckpt["window"].items()}
             history = [{sys.intern(k): v for k, v in entry.items()} for entry in ckpt["meta"]["history"]]
-            log.info("resuming from iteration %d (%s)", start, latest)
-        log.info("%d frames of %dx%d, %d iterations, batch %d, G %.2fM params, D %.2fM params, on %s",
-                 len(dataset), W, H, c["iterations"], c["batch_size"], n_params(G), n_params(D), device)
+            info("resuming from iteration %d (%s)", start, latest)
+        info("%d frames of %dx%d, %d iterations, batch %d x %d ranks, G %.2fM params, D %.2fM params, on %s",
+             len(dataset), W, H, c["iterations"], c["batch_size"], world, n_params(G), n_params(D), device)
+        # DDP wraps the networks that train; state dicts and samples come from the plain modules
+        G_train, D_train = (DistributedDataParallel(m, device_ids=[device] if cuda else None) for m in (G, D)) \
+            if world > 1 else (G, D)
 
         def meta(iteration):
             return dict(format_version=1, dancenow_version=__version__, iteration=iteration, height=H, width=W,
@@ -251,7 +274,7 @@ def run(cfg):
         sample_label, sample_real = (t[None].to(device) for t in dataset[len(dataset) // 2])
         dataset.close()  # workers open their own handles
         loader = DataLoader(dataset, batch_size=c["batch_size"], drop_last=True, num_workers=c["num_workers"],
-                            sampler=ShuffleSampler(len(dataset), seed, start * c["batch_size"]),
+                            sampler=ShuffleSampler(len(dataset), seed, start * c["batch_size"], rank, world),
                             pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
         batches = iter(loader)
         writer = tb_writer(workdir / "tb", start) if is_main else None
@@ -262,7 +285,10 @@ def run(cfg):
         try:
             for it in range(start + 1, c["iterations"] + 1):
                 label, real = (t.to(device, non_blocking=True) for t in next(batches))
-                losses = train_step(G, D, opt_g, opt_d, vgg, label, real, c)
+                losses = train_step(G_train, D_train, opt_g, opt_d, vgg, label, real, c)
+                stop = STOP.is_set()
+                if world > 1:
+                    losses, stop = across_ranks(losses, stop, device)
                 for k, v in losses.items():
                     window[k] += v
                 window["steps"] += 1
@@ -274,8 +300,8 @@ def run(cfg):
                     window = dict.fromkeys(LOSSES, 0.0) | {"steps": 0}
                     sec = (time.perf_counter() - t0) / max(1, it - t0_it)
                     t0, t0_it = time.perf_counter(), it
-                    log.info("it %d/%d  %s  %.3f s/it", it, c["iterations"],
-                             "  ".join(f"{k} {v:.4f}" for k, v in entry.items()), sec)
+                    info("it %d/%d  %s  %.3f s/it", it, c["iterations"],
+                         "  ".join(f"{k} {v:.4f}" for k, v in entry.items()), sec)
                     bar.set_postfix(G=f"{entry['G_GAN'] + entry['G_feat'] + entry['G_VGG']:.3f}",
                                     D=f"{(entry['D_real'] + entry['D_fake']) / 2:.3f}", refresh=False)
                     if writer:
@@ -288,6 +314,11 @@ def run(cfg):
                     save_latest(it)
                     if writer:
                         writer.flush()
+                if stop and it < c["iterations"]:
+                    if is_main:
+                        save_latest(it)
+                    info("told to stop: saved iteration %d in %s", it, latest)
+                    raise Stopped(it)
         finally:
             bar.close()
             if writer:
@@ -295,7 +326,7 @@ def run(cfg):
         if is_main:
             save_latest(c["iterations"])
             save_atomic(dict(format=FORMAT, generator=G.state_dict(), meta=meta(c["iterations"])), output)
-    log.info("wrote %s (iteration %d)", output, c["iterations"])
+    info("wrote %s (iteration %d)", output, c["iterations"])
 
 
 def resumable(latest, fp, iterations):

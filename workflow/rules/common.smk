@@ -4,6 +4,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+config.setdefault("launcher", "local")
 
 RESULTS = config["results"]
 PRESET = config["preset"]
@@ -37,8 +38,9 @@ def overrides(stage):
 
 
 def dancenow(stage):
-    """The shell command of a stage: `dancenow <stage> preset=... <config overrides>`."""
-    return f"dancenow {stage} preset={PRESET} threads={{threads}} {{params.overrides}}"
+    """The shell command of a stage: `dancenow <stage> preset=... launcher=... <config overrides>`. The launcher
+    stays a placeholder: switching profiles changes where stages run, not the rule's code (no rerun)."""
+    return f"dancenow {stage} preset={PRESET} launcher={{config[launcher]}} threads={{threads}} {{params.overrides}}"
 
 
 wildcard_constraints:

@@ -1,11 +1,21 @@
-"""pose: frames.h5 -> poses.h5 (BODY_25 + face + hands, per-keypoint confidence, short gaps filled)."""
+"""pose: frames.h5 -> poses.h5 (BODY_25 + face + hands, per-keypoint confidence, short gaps filled).
 
+The frames are split into `pose.shards` shards (default: one per task of the job) on tracker restarts, so the
+result does not depend on the split. With several tasks each estimates its shards and writes them as parts next to
+the output; rank 0 joins them, fills gaps across the whole video and writes poses.h5.
+"""
+
+import datetime
 import logging
+import shutil
+from pathlib import Path
 
+import h5py
 import numpy as np
 from tqdm import tqdm
 
 from ..config import section
+from ..distributed import barrier, process_group
 from ..errors import UserError
 from ..io import h5
 from ..io.atomic import atomic_path
@@ -42,6 +52,24 @@ def estimate(frames, c, start=0, stop=None):
     return out
 
 
+def shard_bounds(n_frames, chunk, shards):
+    """[start, stop) of every shard: whole chunks of `chunk` frames, dealt out as evenly as they go."""
+    chunks = -(-n_frames // chunk)
+    cuts = [min(n_frames, s * chunks // shards * chunk) for s in range(shards + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def save_part(path, raw):
+    with atomic_path(path) as tmp, h5.create(tmp) as f:
+        for part in PARTS:
+            h5.dataset(f, part, raw[part])
+
+
+def load_part(path):
+    with h5py.File(path, "r") as f:
+        return {part: f[part][()] for part in PARTS}
+
+
 def postprocess(raw, max_gap):
     """Mark frames with a person, fill short gaps of every keypoint set."""
     detected = raw["body"][:, :, 2].max(axis=1) > 0
@@ -58,12 +86,31 @@ def postprocess(raw, max_gap):
 
 def run(cfg):
     c = section(cfg, "pose")
-    with h5.open_input(c["input"], "frames") as f:
-        frames = f["frames"]
-        meta = h5.read_frames_meta(f)
-        geometry = h5.FrameGeometry.from_attrs(f.attrs)
-        log.info("%s: %d frames %dx%d", c["input"], meta["n"], meta["width"], meta["height"])
-        raw = estimate(frames, c)
+    output = Path(c["output"])
+    parts = output.with_name(f".{output.name}.parts")
+    # ranks may finish their shards hours apart: the barrier must not time out before the job does
+    with process_group("gloo", timeout=datetime.timedelta(days=7)) as (rank, size):
+        shards = size if c["shards"] is None else c["shards"]
+        if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
+            raise UserError(f"pose.shards must be a positive integer or null, not {c['shards']!r}")
+        with h5.open_input(c["input"], "frames") as f:
+            frames = f["frames"]
+            meta = h5.read_frames_meta(f)
+            geometry = h5.FrameGeometry.from_attrs(f.attrs)
+            bounds = shard_bounds(meta["n"], int(c["chunk_frames"]), shards)
+            mine = range(rank, shards, size)
+            log.info("%s: %d frames %dx%d; %s", c["input"], meta["n"], meta["width"], meta["height"],
+                     ", ".join(f"shard {s + 1}/{shards}: frames {bounds[s][0]}-{bounds[s][1] - 1}" for s in mine))
+            raws = {s: estimate(frames, c, *bounds[s]) for s in mine}
+        if size > 1:
+            for s, raw in raws.items():
+                save_part(parts / f"{s}-of-{shards}.h5", raw)
+            barrier()
+            if rank != 0:
+                return
+            raws = {s: load_part(parts / f"{s}-of-{shards}.h5") for s in range(shards)}
+            shutil.rmtree(parts)
+    raw = {p: np.concatenate([raws[s][p] for s in range(shards)]) for p in PARTS}
     poses = postprocess(raw, int(c["max_gap"]))
     found = float(poses["detected"].mean())
     log.info("person found in %d of %d frames (%.1f %%), %d filled", poses["detected"].sum(), meta["n"],
@@ -71,8 +118,9 @@ def run(cfg):
     if found < float(c["min_detected_fraction"]):
         raise UserError(f"nobody was found in {c['input']}: a person in {poses['detected'].sum()} of {meta['n']} "
                         f"frames (need {100 * c['min_detected_fraction']:.0f} %). Film the whole body, well lit.")
-    with atomic_path(c["output"]) as tmp, h5.create(tmp) as out:
+    with atomic_path(output) as tmp, h5.create(tmp) as out:
         h5.write_poses(out, poses, meta)
         geometry.to_attrs(out.attrs)
-        h5.set_provenance(out, "pose", c, meta["video_sha256"])
-    log.info("wrote %s", c["output"])
+        # how the frames were split does not change the keypoints: left out, so a sharded run makes the same bytes
+        h5.set_provenance(out, "pose", {k: v for k, v in c.items() if k != "shards"}, meta["video_sha256"])
+    log.info("wrote %s", output)

@@ -1,0 +1,150 @@
+"""launcher=slurm against the real single-node cluster of scripts/slurm-cluster.sh (started before pytest in CI):
+the stages as Slurm jobs through submitit give what they give locally."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import h5py
+import hdf5plugin  # noqa: F401  (frames are Blosc-compressed)
+import pytest
+import torch
+
+from conftest import REPO, on_slurm, real_data, run_stage, snakemake, write_config
+
+pytestmark = pytest.mark.usefixtures("slurm_cluster")
+
+
+def job_id(stderr):
+    found = re.search(r"runs as Slurm job (\d+)", stderr)
+    assert found, stderr[-3000:]
+    return found.group(1)
+
+
+def train_args(data, out, iterations, *extra):
+    frames, poses = data
+    return ["preset=tiny", f"train.frames={frames}", f"train.poses={poses}", f"train.output={out}/generator.pt",
+            f"train.workdir={out}/work", f"train.iterations={iterations}", "threads=1", *extra]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """frames.h5 of target_woman.mp4 at the tiny preset's size: 65 frames."""
+    d = tmp_path_factory.mktemp("clip")
+    run_stage("extract", "preset=tiny", f"extract.input={real_data('video', 'target_woman.mp4')}",
+              f"extract.output={d}/frames.h5", f"extract.audio={d}/audio.m4a")
+    return d / "frames.h5"
+
+
+def test_pose_sharded_over_two_tasks_equals_one_pass(clip, tmp_path):
+    # 65 frames in chunks of 20: shards of 40 and 25 frames (a split at 32 would change the keypoints)
+    args = ["preset=tiny", f"pose.input={clip}", "pose.chunk_frames=20"]
+    run_stage("pose", *args, f"pose.output={tmp_path}/one.h5")
+    res = run_stage("pose", *args, f"pose.output={tmp_path}/two.h5",
+                    *on_slurm(tmp_path, "pose", "resources.pose.tasks_per_node=2"))
+    assert "(1 x 2 tasks)" in res.stderr
+    rank1 = (tmp_path / "submitit").glob(f"pose-*/{job_id(res.stderr)}_1_log.err")
+    assert "dancenow.pose[rank 1] INFO" in next(rank1).read_text()  # the second task estimated its shard
+    assert (tmp_path / "two.h5").read_bytes() == (tmp_path / "one.h5").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.h5", "submitit", "two.h5"]  # no parts left
+
+
+def test_remote_errors_fail_the_command_with_the_error_and_the_log(tmp_path):
+    res = run_stage("pose", f"pose.input={tmp_path}/none.h5", f"pose.output={tmp_path}/p.h5",
+                    *on_slurm(tmp_path, "pose"), check=False)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    message = res.stderr.split("dancenow pose: error: ")[-1]
+    assert f"frames file not found: {tmp_path}/none.h5" in message
+    log = re.search(r"its log: (\S+_0_log\.err)", message)
+    assert log and os.path.isfile(log.group(1)), message
+
+    with h5py.File(tmp_path / "empty.h5", "w"):  # HDF5, but no frames: a KeyError in the job, i.e. a bug
+        pass
+    res = run_stage("pose", f"pose.input={tmp_path}/empty.h5", f"pose.output={tmp_path}/p.h5",
+                    *on_slurm(tmp_path, "pose"), check=False)
+    message = res.stderr.split("dancenow pose: error: ")[-1]
+    assert res.returncode == 2 and re.search(r"Slurm job \d+ failed: KeyError: .*frames", message), message
+    assert re.search(r"its log: \S+_0_log\.err", message)
+    assert not (tmp_path / "p.h5").exists()
+
+
+def test_scancel_fails_the_command_promptly(small_target, tmp_path):
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "dancenow.cli", "train",
+                                 *train_args(small_target, tmp_path, 10 ** 6), *on_slurm(tmp_path, "train")],
+                                stderr=f)
+    deadline = time.time() + 120
+    while "it 10/" not in err.read_text():  # the job runs and trains
+        assert proc.poll() is None and time.time() < deadline, err.read_text()[-3000:]
+        time.sleep(0.5)
+    job = job_id(err.read_text())
+    subprocess.run(["scancel", job], check=True)
+    t0 = time.time()
+    try:
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    print(f"the command ended {time.time() - t0:.1f} s after scancel")
+    message = err.read_text().split("dancenow train: error: ")[-1]
+    assert proc.returncode == 2 and f"Slurm job {job} was cancelled" in message, message
+    assert re.search(r"its log: \S+_0_log\.err", message)
+    state = subprocess.run(["sacct", "-n", "-X", "-o", "State", "-j", job], capture_output=True, text=True).stdout
+    assert state.strip().startswith("CANCELLED"), state
+
+
+def test_time_limit_requeues_and_resumes_as_an_uninterrupted_run(small_target, tmp_path):
+    # Slurm checks time limits every ~30 s and signals up to 30 s early: with a 1 minute limit and a 20 s warning
+    # the signal comes 10 to 45 s into a job. 2400 iterations take about a minute.
+    iterations = 2400
+    extra = ("train.log_every=50", "train.checkpoint_every=100000")  # only the signal makes a checkpoint
+    reference = subprocess.Popen([sys.executable, "-m", "dancenow.cli", "train",
+                                  *train_args(small_target, tmp_path / "reference", iterations, *extra)],
+                                 stderr=subprocess.PIPE, text=True)
+    res = run_stage("train", *train_args(small_target, tmp_path / "slurm", iterations, *extra),
+                    *on_slurm(tmp_path, "train", "resources.train.timeout_min=1", "slurm.signal_delay_s=20"))
+    _, reference_err = reference.communicate(timeout=300)
+    assert reference.returncode == 0, reference_err[-3000:]
+    stopped = [int(i) for i in re.findall(r"told to stop: saved iteration (\d+)", res.stderr)]
+    resumed = [int(i) for i in re.findall(r"resuming from iteration (\d+)", res.stderr)]
+    print(f"stopped at {stopped}, resumed from {resumed}")
+    assert stopped and resumed == stopped and 0 < stopped[0] < iterations, res.stderr[-3000:]
+    assert res.stderr.count("this job is timed-out") == len(stopped)  # submitit's handler requeued it each time
+
+    ref, got = (torch.load(d / "generator.pt", weights_only=True) for d in (tmp_path / "reference", tmp_path / "slurm"))
+    assert got["meta"]["iteration"] == iterations
+    assert got["meta"]["history"] == ref["meta"]["history"]
+    assert all(torch.equal(got["generator"][k], v) for k, v in ref["generator"].items())
+
+
+@pytest.mark.slow
+def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
+    """The driver itself as a Slurm job (profiles/slurm/submit-driver.sh), every stage as a job of its own."""
+    cpus = {"train": 2}  # as many threads as the local run's train rule had: the same float sums, the same bytes
+    write_config(tmp_path, overrides={stage: [f"resources.{stage}.cpus_per_task={cpus.get(stage, 1)}",
+                                              f"resources.{stage}.mem_gb=2", "slurm.poll_s=5"]
+                                      for stage in ("extract", "pose", "normalize", "train", "render", "grid")})
+    driver_log = tmp_path / "driver.log"
+    env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
+    res = subprocess.run(["sbatch", "--wait", "--parsable", f"--output={driver_log}", f"--chdir={REPO}",
+                          str(REPO / "profiles" / "slurm" / "submit-driver.sh"), "--snakefile", str(REPO / "Snakefile"),
+                          "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")],
+                         env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, driver_log.read_text()[-6000:]
+    logs = list((tmp_path / "results" / "logs").rglob("*.log"))
+    assert len(logs) == 8 and all("runs as Slurm job" in p.read_text() for p in logs)
+
+    local, slurm = tiny_run / "results", tmp_path / "results"
+    for f in ("videos/dancer_man/frames.h5", "videos/dancer_man/poses.h5", "videos/target_woman/frames.h5",
+              "videos/target_woman/poses.h5", "transfer/target_woman/normalized.h5"):
+        assert (slurm / f).read_bytes() == (local / f).read_bytes(), f
+    ref, got = (torch.load(r / "models/target_woman/generator.pt", weights_only=True) for r in (local, slurm))
+    assert got["meta"]["history"] == ref["meta"]["history"]
+    assert all(torch.equal(got["generator"][k], v) for k, v in ref["generator"].items())
+    with h5py.File(local / "transfer/target_woman/generated.h5") as a, \
+            h5py.File(slurm / "transfer/target_woman/generated.h5") as b:
+        assert (a["frames"][()] == b["frames"][()]).all()
+    res = snakemake(tmp_path, "--dry-run", profile="slurm")
+    assert "Nothing to be done" in res.stdout + res.stderr, res.stdout
