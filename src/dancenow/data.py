@@ -62,10 +62,11 @@ class PoseFrameDataset(Dataset):
         if self.indices.min() < 0 or self.indices.max() >= self.n_frames:
             raise UserError(f"frame indices out of range 0..{self.n_frames - 1}")
         self.n_without_person = int((~person).sum())
+        self.poses_sha256 = h5.sha256_file(poses_path)
         self.labels_path = None
         if label_cache is not None:
-            self.labels_path = str(cache_label_maps(self.poses, h5.sha256_file(poses_path), self.height,
-                                                    self.width, label_cache))
+            self.labels_path = str(cache_label_maps(self.poses, self.poses_sha256, self.height, self.width,
+                                                    label_cache))
         self._file, self._labels, self._pid = None, None, None
 
     def __len__(self):

@@ -288,6 +288,11 @@ def plot_diagnostics(path, before, after, stats, scale):
         right.tick_params(axis="y", colors="0.45")
         return right
 
+    def legend_and_grid(ax, right):
+        handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+        ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0))
+        ax.grid(alpha=0.3)
+
     ax = axes[0]
     ax.axhspan(tgt["far"], tgt["close"], color="tab:red", alpha=0.15, lw=0)
     ax.axhline(tgt["far"], color="tab:red", ls="--", lw=1.2, label=f"target far ankle y {tgt['far']:.0f}")
@@ -299,9 +304,7 @@ def plot_diagnostics(path, before, after, stats, scale):
         a.invert_yaxis()  # image rows: the floor is down, as in the video
     ax.set_ylabel("after: ankle y, target frame px\n(down = closer to the camera)")
     ax.set_title("floor line: the lower ankle of the source, after (blue) and before (grey) normalization")
-    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0))
-    ax.grid(alpha=0.3)
+    legend_and_grid(ax, right)
 
     ax = axes[1]
     if stats["mode"] == "single":
@@ -316,9 +319,7 @@ def plot_diagnostics(path, before, after, stats, scale):
     right = with_before(ax, "height", "height")
     ax.set_ylabel("after: eyes-to-ankle height,\ntarget frame px")
     ax.set_title("body height (full-body frames; dips are crouches and bends)")
-    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.08, 1.0))
-    ax.grid(alpha=0.3)
+    legend_and_grid(ax, right)
 
     ax = axes[2]
     ax.plot(frames, scale, color="tab:green", lw=1.5)

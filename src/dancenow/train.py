@@ -41,7 +41,6 @@ from .config import section
 from .data import PoseFrameDataset, ShuffleSampler
 from .distributed import STOP, Stopped, local_rank, process_group, rank_and_size
 from .errors import UserError
-from .io import h5
 from .io.atomic import atomic_path
 from .models import GlobalGenerator, MultiscaleDiscriminator
 from .models.losses import feature_matching_loss, lsgan_loss, perceptual_loss
@@ -101,14 +100,14 @@ def set_rng_state(state, device):
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def fingerprint(c, seed, world_size, dataset, poses_path):
+def fingerprint(c, seed, world_size, dataset):
     """Hash of everything that shapes the trained weights: the train config minus paths and bookkeeping, the seed,
     the number of ranks, whether VGG is on, and which data (the source video's hash, the frames' shape, the poses
     file's bytes)."""
     keep = {k: v for k, v in c.items() if k not in NOT_TRAINING}
     keep.update(seed=seed, world_size=world_size, vgg=c["vgg_weights"] is not None and bool(c["lambda_vgg"]),
                 data=[dataset.video_sha256, dataset.n_frames, dataset.height, dataset.width,
-                      h5.sha256_file(poses_path)])
+                      dataset.poses_sha256])
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
 
 
@@ -226,7 +225,7 @@ def run(cfg):
                         f"height and width must be multiples of {multiple}")
     if dataset.n_without_person:
         info("%d of %d frames have no person and are left out", dataset.n_without_person, dataset.n_frames)
-    fp = fingerprint(c, seed, world, dataset, c["poses"])
+    fp = fingerprint(c, seed, world, dataset)
     gen_cfg = dict(input_nc=3, output_nc=3, ngf=c["ngf"], n_downsample=c["n_downsample"], n_blocks=c["n_blocks"],
                    height=H, width=W)
     workdir.mkdir(parents=True, exist_ok=True)
