@@ -11,9 +11,11 @@ include: "workflow/rules/pose.smk"
 include: "workflow/rules/normalize.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
     input:
         expand(f"{RESULTS}/transfer/{{target}}/{{target}}.mp4", target=TARGETS),
         f"{RESULTS}/grid.mp4",
+        evaluation_outputs(),

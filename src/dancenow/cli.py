@@ -17,6 +17,8 @@ STAGES = {
     "train": "dancenow.train",
     "render": "dancenow.render",
     "grid": "dancenow.grid",
+    "evaluate": "dancenow.evaluate",
+    "compare": "dancenow.compare",
 }
 
 USAGE = f"""usage: dancenow <stage> [key=value ...] [--cfg]

@@ -1,8 +1,9 @@
-"""Training pairs for pix2pixHD: (label map, real frame) of one target person, float CHW in [-1,1]."""
+"""Training samples for pix2pixHD and EDN: label maps and real frames of one target person."""
 
 import os
 from pathlib import Path
 
+import cv2
 import h5py
 import numpy as np
 import torch
@@ -11,7 +12,9 @@ from torch.utils.data import Dataset, Sampler
 from .errors import UserError
 from .io import h5
 from .io.atomic import atomic_path
+from .face import face_boxes
 from .labels import MIN_CONFIDENCE, draw_labels
+from .labels import STYLE as LABEL_STYLE
 
 
 def to_tensor(img):
@@ -26,19 +29,28 @@ def to_image(t):
 
 
 class PoseFrameDataset(Dataset):
-    """Frames of frames.h5 paired with label maps drawn from poses.h5, for the frames where a person was found.
+    """Frames of frames.h5 paired with label maps drawn from poses.h5: the training samples of one target person.
+
+    An item is a dict of float CHW tensors in [-1,1]: `label` and `real` of frame t; with `temporal`, also
+    `label_prev` and `real_prev` of frame t-1 (EDN's temporal smoothing trains on consecutive pairs); with
+    `face_crop` (a size in pixels), `face_box`: the top-left corner of the face crop of frame t (see dancenow.face).
+
+    Items are the frames in `frames` (default: all) that have a person, and for `temporal` a person in the
+    previous frame too, and for `face_crop` a face. `scale` > 1 makes samples at 1/scale of the stored size (the
+    coarse phase of coarse-to-fine training): frames area-averaged, label maps drawn from scaled keypoints.
 
     The poses are read into memory at once (they are small); frames.h5 is opened lazily by whichever process reads
     the first item, so every DataLoader worker gets its own HDF5 handle. With `label_cache` (a path) the label maps
     are drawn once into that HDF5 file and read back like the frames: drawing them costs twice a cached read.
     """
 
-    def __init__(self, frames_path, poses_path, indices=None, label_cache=None):
+    def __init__(self, frames_path, poses_path, frames=None, label_cache=None, temporal=False, scale=1,
+                 face_crop=None):
         self.frames_path = str(frames_path)
         with h5.open_input(frames_path, "frames") as f:
             if "frames" not in f or f["frames"].ndim != 4 or f["frames"].shape[3] != 3:
                 raise UserError(f"{frames_path} has no 'frames' dataset of RGB frames [N,H,W,3]")
-            self.n_frames, self.height, self.width = f["frames"].shape[:3]
+            self.n_frames, self.stored_height, self.stored_width = f["frames"].shape[:3]
             self.video_sha256 = str(f.attrs.get("video_sha256", ""))
         poses = h5.read_poses(poses_path)
         missing = [k for k in h5.POSE_PARTS if k not in poses]
@@ -49,19 +61,34 @@ class PoseFrameDataset(Dataset):
             raise UserError(f"{poses_path} has {n_poses} frames of poses but {frames_path} has {self.n_frames} "
                             f"frames: the poses must come from these frames")
         attrs = poses["attrs"]
-        if "height" in attrs and (int(attrs["height"]), int(attrs["width"])) != (self.height, self.width):
+        if "height" in attrs and (int(attrs["height"]), int(attrs["width"])) != (self.stored_height,
+                                                                                  self.stored_width):
             raise UserError(f"{poses_path} was estimated on {int(attrs['width'])}x{int(attrs['height'])} frames "
-                            f"but {frames_path} holds {self.width}x{self.height} frames")
+                            f"but {frames_path} holds {self.stored_width}x{self.stored_height} frames")
+        self.scale, self.temporal = int(scale), bool(temporal)
+        self.height, self.width = self.stored_height // self.scale, self.stored_width // self.scale
         self.poses = {k: np.asarray(poses[k]) for k in h5.POSE_PARTS}
+        if self.scale > 1:  # pixel centres: x' = (x + 0.5) / scale - 0.5, confidence unchanged
+            for k in h5.POSE_PARTS:
+                xy = self.poses[k][..., :2]
+                self.poses[k] = np.concatenate([(xy + 0.5) / self.scale - 0.5, self.poses[k][..., 2:]], axis=-1)
         person = (self.poses["body"][:, :, 2] >= MIN_CONFIDENCE).any(axis=1)
-        if indices is None:
-            indices = np.flatnonzero(person)
-        self.indices = np.asarray(indices, dtype=np.int64)
-        if len(self.indices) == 0:
-            raise UserError(f"{poses_path} has no frame with a person in it: nothing to train on")
-        if self.indices.min() < 0 or self.indices.max() >= self.n_frames:
-            raise UserError(f"frame indices out of range 0..{self.n_frames - 1}")
         self.n_without_person = int((~person).sum())
+        allowed = np.zeros(self.n_frames, bool)
+        allowed[np.arange(self.n_frames) if frames is None else np.asarray(frames, np.int64)] = True
+        usable = allowed & person
+        if self.temporal:
+            usable[1:] &= usable[:-1].copy()
+            usable[0] = False
+        self.face_crop = face_crop
+        if face_crop is not None:
+            self.boxes, has_face = face_boxes(self.poses, face_crop, self.height, self.width)
+            usable &= has_face
+        self.indices = np.flatnonzero(usable)
+        if len(self.indices) == 0:
+            need = " and a person in the frame before" if self.temporal else ""
+            raise UserError(f"{poses_path} has no frame with a person{need} in it among the training frames: "
+                            f"nothing to train on")
         self.poses_sha256 = h5.sha256_file(poses_path)
         self.labels_path = None
         if label_cache is not None:
@@ -77,20 +104,33 @@ class PoseFrameDataset(Dataset):
             self._file, self._pid = h5py.File(self.frames_path, "r"), os.getpid()
             self._labels = h5py.File(self.labels_path, "r") if self.labels_path else None
 
-    def _frames(self):
+    def frame(self, t):
+        """Stored frame t (uint8 HWC) at this dataset's size."""
         self._open()
-        return self._file["frames"]
+        img = self._file["frames"][t]
+        if self.scale > 1:
+            img = cv2.resize(img, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        return img
+
+    def label_of(self, t):
+        """Label map (uint8 HWC) of frame t at this dataset's size."""
+        if self.labels_path:
+            self._open()
+            return self._labels["frames"][t]
+        return draw_labels(self.poses, t, self.height, self.width)
 
     def label(self, i):
         """Label map (uint8 HWC) of dataset item i."""
-        if self.labels_path:
-            self._open()
-            return self._labels["frames"][int(self.indices[i])]
-        return draw_labels(self.poses, int(self.indices[i]), self.height, self.width)
+        return self.label_of(int(self.indices[i]))
 
     def __getitem__(self, i):
-        frame = self._frames()[int(self.indices[i])]
-        return to_tensor(self.label(i)), to_tensor(frame)
+        t = int(self.indices[i])
+        item = {"label": to_tensor(self.label_of(t)), "real": to_tensor(self.frame(t))}
+        if self.temporal:
+            item["label_prev"], item["real_prev"] = to_tensor(self.label_of(t - 1)), to_tensor(self.frame(t - 1))
+        if self.face_crop is not None:
+            item["face_box"] = torch.from_numpy(self.boxes[t])
+        return item
 
     def close(self):
         if self._file is not None and self._pid == os.getpid():
@@ -107,9 +147,9 @@ class PoseFrameDataset(Dataset):
 
 def cache_label_maps(poses, poses_sha256, height, width, path):
     """Draw every frame's label map into `path` (a frames-layout HDF5 file) unless it already holds those of
-    this poses.h5 at this size. Returns the path."""
+    this poses.h5 at this size in this drawing style. Returns the path."""
     path = Path(path)
-    key = f"{poses_sha256}:{height}x{width}"
+    key = f"{poses_sha256}:{height}x{width}:{LABEL_STYLE}"
     if path.is_file():
         try:
             with h5py.File(path, "r") as f:

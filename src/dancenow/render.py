@@ -1,5 +1,10 @@
-"""render: normalized source poses + a target's generator -> generated.h5 and an H.264 mp4 with the source's music."""
+"""render: normalized source poses + a target's generator -> generated.h5 and an H.264 mp4 with the source's music.
 
+A generator trained with temporal smoothing renders frame after frame, each output fed into the next; a frame
+without a person restarts the sequence (as the first frame does). With a face GAN its residual is added at the face.
+"""
+
+import contextlib
 import logging
 
 import numpy as np
@@ -8,11 +13,12 @@ from tqdm import tqdm
 
 from .config import section
 from .errors import UserError
+from .face import face_boxes
 from .io import h5
 from .io.atomic import atomic_path
 from .io.video import VideoWriter
-from .labels import draw_labels
-from .train import load_generator
+from .labels import MIN_CONFIDENCE, draw_labels
+from .train import amp_context, load_performer
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +26,27 @@ log = logging.getLogger(__name__)
 def label_batch(poses, indices, height, width):
     labels = np.stack([draw_labels(poses, i, height, width) for i in indices])
     return torch.from_numpy(labels).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+@torch.no_grad()
+def generate(performer, poses, indices, height, width, device, batch_size=1, autocast=None):
+    """Yield uint8 HWC frames generated from the poses of frames `indices` (consecutive for temporal smoothing):
+    in batches frame by frame, or one frame after the other with temporal smoothing."""
+    boxes = has_face = None
+    if performer.face is not None:
+        boxes, has_face = (torch.from_numpy(x) for x in face_boxes(poses, performer.face_cfg["crop"], height, width))
+    person = (np.asarray(poses["body"])[:, :, 2] >= MIN_CONFIDENCE).any(axis=1)
+    step = 1 if performer.temporal else batch_size
+    prev = None
+    indices = list(indices)
+    for start in range(0, len(indices), step):
+        idx = indices[start:start + step]
+        if performer.temporal and not person[idx[0]]:
+            prev = None
+        with autocast or contextlib.nullcontext():
+            final, prev = performer(label_batch(poses, idx, height, width).to(device), prev,
+                                    None if boxes is None else boxes[idx], None if boxes is None else has_face[idx])
+        yield from to_uint8(final.float())
 
 
 def to_uint8(images):
@@ -38,7 +65,8 @@ def run(cfg):
     c = section(cfg, "render")
     torch.manual_seed(cfg.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    generator, meta = load_generator(c["checkpoint"], device)
+    performer, meta = load_performer(c["checkpoint"], device)
+    autocast, amp = amp_context(c["amp"], torch.device(device), "render.amp")
     poses = h5.read_poses(c["poses"])
     attrs = poses["attrs"]
     height, width = int(meta["height"]), int(meta["width"])
@@ -46,13 +74,14 @@ def run(cfg):
         raise UserError(f"{c['poses']} is {attrs['width']}x{attrs['height']} but the generator in "
                         f"{c['checkpoint']} was trained at {width}x{height}: normalize into this target's frames")
     n, fps = len(poses["body"]), float(attrs["fps"])
-    log.info("rendering %d frames at %dx%d, %.3f fps on %s", n, width, height, fps, device)
+    log.info("rendering %d frames at %dx%d, %.3f fps on %s%s%s%s", n, width, height, fps, device,
+             ", temporal smoothing" if performer.temporal else "", ", face GAN" if performer.face else "",
+             ", bfloat16" if amp else "")
     with atomic_path(c["output"]) as tmp, h5.create(tmp) as f:
         out = h5.frames_dataset(f, n, height, width)
-        batch = int(c["batch_size"])
-        for start in tqdm(range(0, n, batch), desc="render", unit="batch", leave=False):
-            idx = range(start, min(n, start + batch))
-            out[idx.start:idx.stop] = to_uint8(generator(label_batch(poses, idx, height, width).to(device)))
+        frames = generate(performer, poses, range(n), height, width, device, int(c["batch_size"]), autocast)
+        for i, frame in enumerate(tqdm(frames, total=n, desc="render", unit="frame", leave=False)):
+            out[i] = frame
         f.attrs["fps"] = fps
         h5.set_provenance(f, "render", c, str(attrs["video_sha256"]), outputs=("output", "video"))
     with h5.open_input(c["output"], "generated frames") as f:

@@ -12,6 +12,13 @@ SOURCE = config["source"]["name"]
 TARGETS = [t["name"] for t in config["targets"]]
 VIDEOS = {config["source"]["name"]: config["source"]["video"], **{t["name"]: t["video"] for t in config["targets"]}}
 SYNTH_PERFORMERS = ("dancer", "target_a", "target_b")
+HOLDOUT = config.get("holdout", 0.0)
+# EDN's ablation: the same budget of steps, each part switched on in turn
+ABLATION = {
+    "frame": ["train.temporal=false", "train.face.enabled=false"],
+    "temporal": ["train.temporal=true", "train.face.enabled=false"],
+    "temporal_face": ["train.temporal=true", "train.face.enabled=true"],
+}
 
 if len(VIDEOS) != 1 + len(TARGETS):
     raise WorkflowError("config: the source and every target need distinct names")
@@ -32,9 +39,17 @@ def video_of(wildcards):
     return VIDEOS[wildcards.name]
 
 
-def overrides(stage):
-    """Hydra overrides a stage gets from config.yaml; as a rule's params, changing them reruns just that stage."""
-    return " ".join(f"'{o}'" for o in config.get("overrides", {}).get(stage, []))
+def overrides(stage, extra=()):
+    """Hydra overrides a stage gets from config.yaml (then `extra`); as a rule's params, changing them reruns just
+    that stage."""
+    return " ".join(f"'{o}'" for o in [*config.get("overrides", {}).get(stage, []), *extra])
+
+
+def evaluation_outputs():
+    """What `all` asks of evaluation: the metrics of every target (with holdout > 0), the ablation (if asked)."""
+    if not HOLDOUT:
+        return []
+    return [f"{RESULTS}/evaluate/metrics.html"] + ([f"{RESULTS}/ablation/ablation.html"] if config.get("ablation") else [])
 
 
 def dancenow(stage):

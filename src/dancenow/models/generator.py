@@ -55,3 +55,52 @@ class GlobalGenerator(nn.Module):
 
     def forward(self, label):
         return self.model(label)
+
+
+class LocalEnhancer(nn.Module):
+    """pix2pixHD's coarse-to-fine generator: a global generator (ngf * 2**n_local_enhancers filters) sees the label
+    map at 1/2**n_local_enhancers resolution; each local enhancer adds detail at twice the previous resolution.
+
+    The global part is a GlobalGenerator minus its output head (its last 3 layers), under `global_trunk`: load the
+    weights of a GlobalGenerator trained at the coarse resolution with `load_global` (coarse-to-fine training).
+    """
+
+    def __init__(self, input_nc=3, output_nc=3, ngf=32, n_downsample_global=4, n_blocks_global=9,
+                 n_local_enhancers=1, n_blocks_local=3):
+        super().__init__()
+        self.n_downsample, self.n_local_enhancers = n_downsample_global, n_local_enhancers
+        coarse = GlobalGenerator(input_nc, output_nc, ngf * 2 ** n_local_enhancers, n_downsample_global,
+                                 n_blocks_global)
+        self.global_trunk = nn.Sequential(*list(coarse.model)[:-3])
+        self.locals = nn.ModuleList()
+        for n in range(1, n_local_enhancers + 1):
+            ch = ngf * 2 ** (n_local_enhancers - n)
+            down = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ch, 7), norm_layer(ch), nn.ReLU(True),
+                    nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1), norm_layer(ch * 2), nn.ReLU(True)]
+            up = [ResnetBlock(ch * 2) for _ in range(n_blocks_local)]
+            up += [nn.ConvTranspose2d(ch * 2, ch, 3, stride=2, padding=1, output_padding=1), norm_layer(ch),
+                   nn.ReLU(True)]
+            if n == n_local_enhancers:
+                up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
+            self.locals.append(nn.ModuleDict({"down": nn.Sequential(*down), "up": nn.Sequential(*up)}))
+        self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
+        init_weights(self)
+
+    @property
+    def size_multiple(self):
+        return 2 ** (self.n_downsample + self.n_local_enhancers)
+
+    def load_global(self, coarse):
+        """Take the weights of a GlobalGenerator (trained at the coarse resolution) into the global trunk."""
+        trunk = {k[len("model."):]: v for k, v in coarse.state_dict().items()
+                 if int(k.split(".")[1]) < len(self.global_trunk)}
+        self.global_trunk.load_state_dict(trunk)
+
+    def forward(self, label):
+        pyramid = [label]
+        for _ in range(self.n_local_enhancers):
+            pyramid.append(self.downsample(pyramid[-1]))
+        out = self.global_trunk(pyramid[-1])
+        for n, local in enumerate(self.locals, start=1):
+            out = local["up"](local["down"](pyramid[self.n_local_enhancers - n]) + out)
+        return out

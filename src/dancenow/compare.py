@@ -1,0 +1,110 @@
+"""compare: the metrics.json of several `dancenow evaluate` runs as one table, HTML (for the Snakemake report) and CSV.
+
+One row per evaluated model (a target, or an ablation variant of one); the columns are the metrics of
+dancenow.evaluate. The best value of each column among rows of the same target is shown in bold.
+"""
+
+import csv
+import html
+import json
+import logging
+from pathlib import Path
+
+from .config import section
+from .errors import UserError
+from .io.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+# (column, metrics.json key or (key, statistic), format, is higher better)
+COLUMNS = [
+    ("SSIM", ("ssim", "mean"), "{:.4f}", True),
+    ("PSNR (dB)", ("psnr", "mean"), "{:.2f}", True),
+    ("LPIPS", ("lpips", "mean"), "{:.4f}", False),
+    ("pose distance (px)", "pose_distance_px", "{:.2f}", False),
+    ("pose distance (body height)", "pose_distance_rel", "{:.4f}", False),
+    ("missed detections", "missed_detections", "{:d}", False),
+    ("flicker", "flicker", "{:.3f}", False),
+    ("frame change generated / real", None, "{}", None),
+]
+
+
+def value(m, key):
+    if key is None:
+        return f"{m['generated_change']:.2f} / {m['real_change']:.2f}"
+    if isinstance(key, tuple):
+        return (m.get(key[0]) or {}).get(key[1])
+    return m.get(key)
+
+
+def read(paths, names):
+    if len(paths) != len(names):
+        raise UserError(f"compare: {len(paths)} metrics files but {len(names)} names")
+    rows = []
+    for path, name in zip(paths, names):
+        try:
+            rows.append((str(name), json.loads(Path(path).read_text())))
+        except (OSError, json.JSONDecodeError) as e:
+            raise UserError(f"compare: cannot read {path} as a metrics.json of `dancenow evaluate`: {e}") from None
+    return rows
+
+
+def best_per_column(rows):
+    """{(row index, column index)} of the best value of each column among the rows of one group (the name's part
+    before the first '/')."""
+    best = set()
+    groups = {}
+    for i, (name, _) in enumerate(rows):
+        groups.setdefault(name.split("/")[0], []).append(i)
+    for j, (_, key, _, higher) in enumerate(COLUMNS):
+        if higher is None:
+            continue
+        for members in groups.values():
+            vals = [(value(rows[i][1], key), i) for i in members]
+            vals = [(v, i) for v, i in vals if isinstance(v, (int, float)) and v == v]
+            if len(vals) > 1:
+                top = (max if higher else min)(v for v, _ in vals)
+                best |= {(i, j) for v, i in vals if v == top}
+    return best
+
+
+def cell(v, fmt):
+    return "n/a" if v is None else fmt.format(v)
+
+
+def write_html(rows, path):
+    best = best_per_column(rows)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c, *_ in COLUMNS)
+    body = []
+    for i, (name, m) in enumerate(rows):
+        cells = []
+        for j, (_, key, fmt, _) in enumerate(COLUMNS):
+            text = html.escape(cell(value(m, key), fmt))
+            cells.append(f"<td><b>{text}</b></td>" if (i, j) in best else f"<td>{text}</td>")
+        body.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
+    frames = {m["frames_with_person"] for _, m in rows}
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>dancenow metrics</title><style>"
+            f"table{{border-collapse:collapse;font-family:sans-serif}}td,th{{border:1px solid #999;padding:4px 8px;"
+            f"text-align:right}}</style></head><body><table><tr><th>model</th>{head}</tr>{''.join(body)}</table>"
+            f"<p>Held-out frames with a person: {', '.join(map(str, sorted(frames)))}. SSIM, PSNR, LPIPS: generated "
+            f"vs real held-out frames. Pose distance: the pose estimator on the generated frames vs the input poses. "
+            f"Flicker: mean |(g_t - g_t-1) - (r_t - r_t-1)| in 0..255. Bold: best among the rows of one target."
+            f"</p></body></html>\n")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(page)
+
+
+def write_csv(rows, path):
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["model", *(c for c, *_ in COLUMNS)])
+        for name, m in rows:
+            w.writerow([name, *(cell(value(m, key), fmt) for _, key, fmt, _ in COLUMNS)])
+
+
+def run(cfg):
+    c = section(cfg, "compare")
+    rows = read(list(c["metrics"]), list(c["names"]))
+    write_html(rows, c["output"])
+    write_csv(rows, c["csv"])
+    log.info("wrote %s and %s (%d rows)", c["output"], c["csv"], len(rows))

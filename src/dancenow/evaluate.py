@@ -1,0 +1,162 @@
+"""evaluate: how well a target's generator reproduces the frames it never saw, measured as EDN does.
+
+The generator was trained with train.holdout > 0: the last frames of the target video were left out. Those frames are
+rendered from their own poses and compared with the real ones:
+- SSIM and PSNR per frame (and LPIPS when evaluate.lpips_weights and evaluate.lpips_backbone are set);
+- pose distance: the pose estimator (the pose stage's) runs on the generated frames; the mean distance of its body
+  keypoints to the input poses, in pixels and as a fraction of body height, and the frames where it finds nobody;
+- temporal flicker: the frame-to-frame change of the generated video that the real video does not have.
+
+Outputs: metrics.json, a PNG (per-frame metrics and the training loss curves), an mp4 of real | generated.
+"""
+
+import json
+import logging
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from . import metrics
+from .config import section
+from .errors import UserError
+from .io import h5
+from .io.atomic import atomic_path
+from .io.video import VideoWriter
+from .labels import MIN_CONFIDENCE
+from .lpips import load_lpips
+from .pose.stage import estimate
+from .render import generate
+from .train import amp_context, load_performer
+
+log = logging.getLogger(__name__)
+
+
+def held_out(meta, n_frames, checkpoint):
+    if int(meta["n_frames"]) != n_frames:
+        raise UserError(f"{checkpoint} was trained on a video of {meta['n_frames']} frames, not these {n_frames}")
+    first = int(meta["train_frames"])
+    if first >= n_frames:
+        raise UserError(f"{checkpoint} was trained on every frame (train.holdout=0): nothing is held out to "
+                        f"evaluate on; train with train.holdout=0.2")
+    return np.arange(first, n_frames)
+
+
+def lpips_values(model, generated, real, device, batch=8):
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(real), batch):
+            a, b = (torch.from_numpy(np.ascontiguousarray(x[s:s + batch])).permute(0, 3, 1, 2).float()
+                    .div(127.5).sub(1).to(device) for x in (generated, real))
+            out.append(model(a, b).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def compute(generated, real, reference_body, estimated_body, lpips=None, device="cpu"):
+    """Every metric of the held-out frames that have a person in their input poses."""
+    person = (reference_body[:, :, 2] >= MIN_CONFIDENCE).any(axis=1)
+    ssim, psnr = metrics.ssim(generated, real), metrics.psnr(generated, real)
+    poses = metrics.pose_distance(reference_body, estimated_body)
+    result = dict(
+        frames=int(len(real)), frames_with_person=int(person.sum()),
+        ssim=metrics.summary(ssim[person]), psnr=metrics.summary(psnr[person]),
+        pose_distance_px=poses["mean_px"], pose_distance_rel=poses["mean_rel"],
+        missed_detections=poses["missed"], missed_fraction=poses["missed"] / max(1, poses["frames_with_person"]),
+        flicker=metrics.flicker(generated, real), generated_change=metrics.frame_change(generated),
+        real_change=metrics.frame_change(real))
+    per_frame = dict(ssim=ssim, psnr=psnr, pose_distance=poses["per_frame"])
+    if lpips is not None:
+        values = lpips_values(lpips, generated, real, device)
+        result["lpips"] = metrics.summary(values[person])
+        per_frame["lpips"] = values
+    return result, per_frame
+
+
+def json_safe(x):
+    """nan and inf (no shared keypoint, identical frames) as null: metrics.json stays valid JSON."""
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def plot(path, frames, per_frame, history, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    phases = sorted({e["phase"] for e in history}, key=[e["phase"] for e in history].index)
+    fig, axes = plt.subplots(2, 2 + len(phases) // 2, figsize=(5 * (2 + len(phases) // 2), 7), squeeze=False)
+    axes = axes.flatten()
+    for ax, (key, label) in zip(axes, (("ssim", "SSIM"), ("psnr", "PSNR (dB)"), ("pose_distance", "pose distance (px)"))):
+        ax.plot(frames, per_frame[key], ".-")
+        ax.set(xlabel="held-out frame", ylabel=label)
+    for ax, phase in zip(axes[3:], phases):
+        entries = [e for e in history if e["phase"] == phase]
+        for k in entries[0]:
+            if k not in ("phase", "iteration"):
+                ax.plot([e["iteration"] for e in entries], [e[k] for e in entries], label=k)
+        ax.set(xlabel="iteration", ylabel="loss", title=f"training: {phase}")
+        ax.legend(fontsize=7)
+    for ax in axes[3 + len(phases):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+
+
+def write_side_by_side(path, real, generated, fps, crf):
+    h, w = real.shape[1:3]  # stored frames have even sizes (extract)
+    with atomic_path(path) as tmp, VideoWriter(tmp, 2 * w, h, fps, crf=crf) as writer:
+        for a, b in zip(real, generated):
+            writer.write(np.concatenate([a, b], axis=1))
+
+
+def run(cfg):
+    c = section(cfg, "evaluate")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    performer, meta = load_performer(c["checkpoint"], device)
+    autocast, _ = amp_context(c["amp"], torch.device(device), "evaluate.amp")
+    lpips = load_lpips(c["lpips_weights"], c["lpips_backbone"])
+    if lpips is not None:
+        lpips.to(device)
+    poses = h5.read_poses(c["poses"])
+    with h5.open_input(c["frames"], "frames") as f:
+        n, height, width = f["frames"].shape[:3]
+        if (height, width) != (int(meta["height"]), int(meta["width"])):
+            raise UserError(f"{c['frames']} holds {width}x{height} frames but {c['checkpoint']} was trained at "
+                            f"{meta['width']}x{meta['height']}")
+        fps, sha = float(f.attrs["fps"]), str(f.attrs.get("video_sha256", ""))
+        frames = held_out(meta, n, c["checkpoint"])
+        real = f["frames"][frames[0]:frames[-1] + 1]
+    if len(poses["body"]) != n:
+        raise UserError(f"{c['poses']} has {len(poses['body'])} frames of poses but {c['frames']} has {n}")
+    log.info("evaluating %s on held-out frames %d..%d (%d) on %s", c["checkpoint"], frames[0], frames[-1],
+             len(frames), device)
+    generated = np.stack(list(generate(performer, poses, frames, height, width, device, 4, autocast)))
+    pose_cfg = OmegaConf.to_container(cfg.pose, resolve=True, throw_on_missing=False)
+    estimated = estimate(generated, pose_cfg)["body"]
+    result, per_frame = compute(generated, real, np.asarray(poses["body"])[frames], estimated, lpips, device)
+    result = dict(checkpoint=str(c["checkpoint"]), video_sha256=sha, held_out=[int(frames[0]), int(frames[-1])],
+                  temporal=bool(meta["generator"]["temporal"]), face=meta.get("face") is not None,
+                  local_enhancers=int(meta["generator"]["n_local_enhancers"]),
+                  iterations={p: n for p, n in meta["plan"]}, **result)
+    log.info("SSIM %.4f  PSNR %.2f dB  pose distance %.2f px  missed %d/%d  flicker %.3f (generated change %.3f, "
+             "real %.3f)%s", result["ssim"]["mean"], result["psnr"]["mean"], result["pose_distance_px"],
+             result["missed_detections"], result["frames_with_person"], result["flicker"],
+             result["generated_change"], result["real_change"],
+             f"  LPIPS {result['lpips']['mean']:.4f}" if "lpips" in result else "")
+    with atomic_path(c["output"]) as tmp:
+        with open(tmp, "w") as fh:
+            json.dump(json_safe(result), fh, indent=2, allow_nan=False)
+    plot(c["plot"], frames, per_frame, meta["history"], f"{c['checkpoint']}: held-out frames {frames[0]}..{frames[-1]}")
+    write_side_by_side(c["video"], real, generated, fps, int(c["crf"]))
+    log.info("wrote %s, %s and %s", c["output"], c["plot"], c["video"])
