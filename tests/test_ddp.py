@@ -15,7 +15,8 @@ import torch
 
 from conftest import on_slurm, run_stage
 from dancenow import train
-from dancenow.data import PoseFrameDataset
+from dancenow.io import h5
+from dancenow.render import generate
 
 ITERATIONS = 4
 
@@ -36,31 +37,40 @@ def one_process(small_target, tmp_path_factory):
 
 
 def assert_trains_alike(ddp_dir, one_dir, data):
-    G_ddp, ddp = train.load_generator(ddp_dir / "generator.pt")
-    G_one, one = train.load_generator(one_dir / "generator.pt")
+    """Both phases (the temporally smoothed generator, then the face GAN) train alike."""
+    P_ddp, ddp = train.load_performer(ddp_dir / "generator.pt")
+    P_one, one = train.load_performer(one_dir / "generator.pt")
     assert ddp["iteration"] == one["iteration"] == ITERATIONS
-    # the same samples every iteration: the same losses (rank 0 logs the mean over the ranks)
+    assert [h["phase"] for h in ddp["history"]] == ["main"] * ITERATIONS + ["face"] * 10  # tiny: 10 face iterations
+    # the same samples every iteration: the same losses (rank 0 logs the mean over the ranks). The face GAN works on
+    # the output of the main generator, which differs by rounding noise (see below): a looser tolerance there.
     for a, b in zip(ddp["history"], one["history"], strict=True):
-        assert a.keys() == b.keys()
-        np.testing.assert_allclose([a[k] for k in a], [b[k] for k in a], rtol=1e-5, atol=1e-7)
+        assert a.keys() == b.keys() and a["phase"] == b["phase"]
+        keys = [k for k in a if k != "phase"]
+        rtol = 1e-4 if a["phase"] == "main" else 1e-2
+        np.testing.assert_allclose([a[k] for k in keys], [b[k] for k in keys], rtol=rtol, atol=1e-6)
     # The same parameters. Adam divides each gradient by its own running magnitude, so where the true gradient is 0
     # (a conv bias followed by InstanceNorm) or nearly so, rounding noise, which differs with the summation order,
-    # becomes steps of up to +-lr. So: the generator's weights to float tolerance, every parameter within the
-    # steps Adam can take, ...
-    bound = 2 * ddp["train"]["lr"] * ITERATIONS
-    for name in ("generator", "discriminator"):
-        a, b = (torch.load(d / "work" / "latest.pt", weights_only=True)[name] for d in (ddp_dir, one_dir))
+    # becomes steps of up to +-lr. So: every parameter within the steps Adam can take, ...
+    latest = [torch.load(d / "work" / "latest.pt", weights_only=True) for d in (ddp_dir, one_dir)]
+    pairs = [("main G", *(c["done"]["main"] for c in latest), ITERATIONS),
+             *((f"face {n}", *(c["nets"][n] for c in latest), 10) for n in ("F", "FD"))]
+    for name, a, b, steps in pairs:
+        bound = 2 * ddp["train"]["lr"] * steps
         for k in a:
             diff = (a[k] - b[k]).abs().max().item()
             assert diff < bound, (name, k, diff)
-            if name == "generator" and k.endswith("weight"):
-                assert diff < 1e-6, (k, diff)
-    # ... and the same function, to float tolerance (the noisy biases are the ones InstanceNorm cancels)
-    ds = PoseFrameDataset(*data)
-    with torch.no_grad():
-        for i in range(len(ds)):
-            label = ds[i][0][None]
-            torch.testing.assert_close(G_ddp(label), G_one(label), rtol=0, atol=1e-4)
+    # ... and the same function, to a few levels of 255 (measured: 2 on the first frame, 1.7 on average over the
+    # sequence, 2.2 with the face GAN, which trains on the main generator's slightly different frames)
+    poses = h5.read_poses(data[1])
+    n = len(poses["body"])
+    with_face = [np.stack(list(generate(P, poses, range(n), 64, 64, "cpu"))).astype(int) for P in (P_ddp, P_one)]
+    for P in (P_ddp, P_one):
+        P.face = None
+    main_only = [np.stack(list(generate(P, poses, range(n), 64, 64, "cpu"))).astype(int) for P in (P_ddp, P_one)]
+    assert np.abs(main_only[0][0] - main_only[1][0]).max() <= 3  # the first frame (no previous output) ...
+    assert np.abs(main_only[0] - main_only[1]).mean() < 4  # ... then each output fed into the next amplifies it
+    assert np.abs(with_face[0] - with_face[1]).mean() < 5
 
 
 def free_port():

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from dancenow import config, extract, train
+from dancenow.render import generate
 from dancenow.data import PoseFrameDataset, ShuffleSampler
 from dancenow.errors import UserError
 from dancenow.io import h5
@@ -156,8 +157,10 @@ def test_training_with_vgg(small, tmp_path):
     features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["E"])  # torchvision's own layout
     torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, weights)
     train.run(train_cfg(*small, tmp_path, "train.iterations=2", "train.log_every=1", f"train.vgg_weights={weights}"))
-    _, meta = train.load_generator(tmp_path / "generator.pt")
-    assert all(np.isfinite(h["G_VGG"]) and h["G_VGG"] > 0 for h in meta["history"])
+    _, meta = train.load_performer(tmp_path / "generator.pt")
+    vgg = [h["G_VGG" if h["phase"] == "main" else "F_VGG"] for h in meta["history"]]
+    assert {h["phase"] for h in meta["history"]} == {"main", "face"}  # the face GAN has its own VGG loss
+    assert all(np.isfinite(v) and v > 0 for v in vgg)
     with pytest.raises(UserError, match="nowhere.pth"):
         train.run(train_cfg(*small, tmp_path, f"train.vgg_weights={tmp_path / 'nowhere.pth'}"))
 
@@ -168,7 +171,7 @@ def test_dataset(small, tmp_path):
     frames, poses = small
     ds = PoseFrameDataset(frames, poses)
     assert len(ds) == 6 and (ds.height, ds.width) == (64, 64)
-    label, image = ds[2]
+    label, image = ds[2]["label"], ds[2]["real"]
     for t in (label, image):
         assert t.shape == (3, 64, 64) and t.dtype == torch.float32 and -1 <= t.min() and t.max() <= 1
     assert (label > -1).any() and (label == -1).float().mean() > 0.5  # a skeleton on black
@@ -177,10 +180,10 @@ def test_dataset(small, tmp_path):
     it = iter(loader)
     got = [next(it) for _ in range(4)]
     order = [i for i, _ in zip(ShuffleSampler(len(ds), 0), range(8))]
-    for k, (labels, images) in enumerate(got):
+    for k, batch in enumerate(got):
         for j in range(2):
             want = ds[order[2 * k + j]]
-            assert torch.equal(labels[j], want[0]) and torch.equal(images[j], want[1])
+            assert torch.equal(batch["label"][j], want["label"]) and torch.equal(batch["real"][j], want["real"])
     del it
     # a resumed sampler continues the same stream
     assert [i for i, _ in zip(ShuffleSampler(len(ds), 0, start=5), range(3))] == order[5:8]
@@ -195,12 +198,14 @@ def test_dataset(small, tmp_path):
 # ---- training --------------------------------------------------------------------------------------------------
 
 def mean_l1(generator_path, frames, poses):
-    G, meta = train.load_generator(generator_path)
-    ds = PoseFrameDataset(frames, poses)
-    assert (meta["height"], meta["width"]) == (ds.height, ds.width)
-    with torch.no_grad():
-        return float(np.mean([(G(label[None]) - image[None]).abs().mean().item() for label, image in
-                              (ds[i] for i in range(len(ds)))]))
+    """Mean |generated - real| (in [-1,1] units) of every frame, rendered as `dancenow render` does."""
+    performer, meta = train.load_performer(generator_path)
+    pose = h5.read_poses(poses)
+    with h5.open_input(frames, "frames") as f:
+        real = f["frames"][()]
+    assert (meta["height"], meta["width"]) == real.shape[1:3]
+    fake = np.stack(list(generate(performer, pose, range(len(real)), *real.shape[1:3], "cpu")))
+    return float(np.abs(fake.astype(np.float64) - real).mean() / 127.5)
 
 
 def test_overfit_a_few_real_frames(small, tmp_path, caplog):
@@ -214,37 +219,52 @@ def test_overfit_a_few_real_frames(small, tmp_path, caplog):
     vgg_off = [r for r in caplog.records if r.levelno == logging.WARNING and "perceptual" in r.getMessage()]
     assert len(vgg_off) == 2 and "train.vgg_weights" in vgg_off[0].getMessage()  # one per run
 
-    G, meta = train.load_generator(tmp_path / "trained" / "generator.pt")
-    assert not G.training and meta["iteration"] == 100 and len(meta["history"]) == 10
+    G, meta = train.load_performer(tmp_path / "trained" / "generator.pt")
+    assert not G.training and meta["iteration"] == 100
+    assert [h["phase"] for h in meta["history"]] == ["main"] * 10 + ["face"]  # log_every=10, face: 10 iterations
     assert meta["generator"]["ngf"] == 8 and meta["train"]["iterations"] == 100
-    # TensorBoard got the loss curves and the sample images
+    assert meta["generator"]["temporal"] and meta["face"]["crop"] == 32 and G.face is not None
+    # TensorBoard got the loss curves and the sample images of both phases, on one time axis
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     events = EventAccumulator(str(tmp_path / "trained" / "work" / "tb"), size_guidance={"images": 0}).Reload()
-    assert "loss/G_GAN" in events.Tags()["scalars"] and len(events.Scalars("loss/G_GAN")) == 10
-    assert len(events.Images(events.Tags()["images"][0])) == 10  # sample_every=10 (tiny preset)
+    assert {"main/G_GAN", "main/G_temporal", "face/F_GAN"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("main/G_GAN")] == list(range(10, 101, 10))
+    assert [e.step for e in events.Scalars("face/F_GAN")] == [110]  # after the main phase's 100 steps
+    assert len(events.Images("main: label | generated | real")) == 10  # sample_every=10 (tiny preset)
 
 
 def test_resume_in_process_and_config_change(small, tmp_path, caplog):
     frames, poses = small
     caplog.set_level(logging.INFO, logger="dancenow")
-    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=4", "train.checkpoint_every=2"))
-    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.checkpoint_every=2"))
-    assert "resuming from iteration 4" in caplog.text
+    no_face = "train.face.enabled=false"
+    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=4", "train.checkpoint_every=2", no_face))
+    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.checkpoint_every=2", no_face))
+    assert "resuming from iteration 4 of phase main" in caplog.text
+    # the face GAN after the main phase: the main phase is done, the face phase starts
+    caplog.clear()
+    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.face.iterations=2"))
+    assert "different train config" in caplog.text  # the face GAN's settings are part of the config
+    caplog.clear()
+    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.face.iterations=4"))
+    assert "resuming from iteration 2 of phase face" in caplog.text
+    caplog.clear()
+    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=8", "train.face.iterations=4"))
+    assert "cannot continue: starting fresh" in caplog.text  # the face GAN was trained on the 6-iteration G
     caplog.clear()
     train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.lr=0.001"))
     assert "different train config" in caplog.text and "resuming" not in caplog.text
 
 
-def test_load_generator_refuses_other_files(tmp_path):
+def test_load_performer_refuses_other_files(tmp_path):
     with pytest.raises(UserError, match=re.escape(str(tmp_path / "none.pt"))):
-        train.load_generator(tmp_path / "none.pt")
+        train.load_performer(tmp_path / "none.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x00" * 100)
     with pytest.raises(UserError, match="not a dancenow checkpoint"):
-        train.load_generator(junk)
+        train.load_performer(junk)
     torch.save({"generator": {}}, tmp_path / "other.pt")
     with pytest.raises(UserError, match="not a dancenow checkpoint"):
-        train.load_generator(tmp_path / "other.pt")
+        train.load_performer(tmp_path / "other.pt")
 
 
 def start_cli(frames, poses, out_dir, iterations):
@@ -280,7 +300,8 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
     assert latest.exists() and not final.exists()
     for folder in (out, out / "work"):
         for p in folder.iterdir():
-            assert p.name in ("generator.pt", "latest.pt", "labels.h5", "work", "tb") or re.fullmatch(r"\..*\.\d+\.tmp", p.name)
+            assert p.name in ("generator.pt", "latest.pt", "labels_128x128.h5", "work", "tb") or \
+                re.fullmatch(r"\..*\.\d+\.tmp", p.name)
     killed_at = torch.load(latest, weights_only=True)["meta"]["iteration"]
     assert 0 < killed_at < iterations
 
@@ -289,7 +310,7 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
     assert proc.returncode == 0, err
     resumed = re.search(r"resuming from iteration (\d+)", err)
     assert resumed and int(resumed.group(1)) >= killed_at > 0
-    G, meta = train.load_generator(final)
+    G, meta = train.load_performer(final)
     assert meta["iteration"] == iterations and (meta["height"], meta["width"]) == (128, 128)
     assert meta["history"] == reference_history  # same seed: same losses, kill or not
     assert final.read_bytes() == reference  # ... and the same bytes
@@ -302,7 +323,7 @@ def test_label_cache_holds_the_drawn_label_maps(small, tmp_path):
     cached = PoseFrameDataset(frames, poses, label_cache=tmp_path / "labels.h5")
     for i in range(len(drawn)):
         assert np.array_equal(drawn.label(i), cached.label(i))
-        assert torch.equal(drawn[i][0], cached[i][0]) and torch.equal(drawn[i][1], cached[i][1])
+        assert all(torch.equal(drawn[i][k], cached[i][k]) for k in ("label", "real"))
     mtime = (tmp_path / "labels.h5").stat().st_mtime_ns
     PoseFrameDataset(frames, poses, label_cache=tmp_path / "labels.h5")  # same poses: reused, not redrawn
     assert (tmp_path / "labels.h5").stat().st_mtime_ns == mtime

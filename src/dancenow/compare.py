@@ -16,6 +16,14 @@ from .io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
 
+# EDN's ablation (the workflow's `ablation: true`, benchmarks/ablation.py): variant -> train overrides, the same
+# budget of steps, each part switched on in turn
+ABLATION = {
+    "frame": ["train.temporal=false", "train.face.enabled=false"],
+    "temporal": ["train.temporal=true", "train.face.enabled=false"],
+    "temporal_face": ["train.temporal=true", "train.face.enabled=true"],
+}
+
 # (column, metrics.json key or (key, statistic), format, is higher better)
 COLUMNS = [
     ("SSIM", ("ssim", "mean"), "{:.4f}", True),

@@ -28,9 +28,16 @@ FACE_COLOR = (255, 255, 255)
 # Hand-21: wrist, then 4 joints per finger (thumb, index, middle, ring, pinky); OpenPose's HAND_PAIRS_RENDER.
 HAND_PAIRS = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (0, 9), (9, 10), (10, 11), (11, 12),
               (0, 13), (13, 14), (14, 15), (15, 16), (0, 17), (17, 18), (18, 19), (19, 20)]
-_FINGER_HUES = [(255, 0, 0), (255, 255, 0), (0, 255, 0), (0, 170, 255), (255, 0, 255)]
-HAND_COLORS = np.array([(100, 100, 100)] + [tuple(int(c * s) for c in hue) for hue in _FINGER_HUES
-                                            for s in (0.4, 0.6, 0.8, 1.0)], dtype=np.uint8)
+# OpenPose's HAND_COLORS_RENDER (RGB), one per keypoint: grey wrist, then each finger from its base to its tip in
+# growing brightness: thumb red, index yellow, middle green, ring blue, pinky magenta.
+HAND_COLORS = np.array([
+    (100, 100, 100),
+    (100, 0, 0), (150, 0, 0), (200, 0, 0), (255, 0, 0),
+    (100, 100, 0), (150, 150, 0), (200, 200, 0), (255, 255, 0),
+    (0, 100, 50), (0, 150, 75), (0, 200, 100), (0, 255, 125),
+    (0, 50, 100), (0, 75, 150), (0, 100, 200), (0, 125, 255),
+    (100, 0, 100), (150, 0, 150), (200, 0, 200), (255, 0, 255)], dtype=np.uint8)
 
 ANKLES = (B["RAnkle"], B["LAnkle"])
 HEAD_TOP_CANDIDATES = (B["Nose"], B["REye"], B["LEye"], B["REar"], B["LEar"], B["Neck"])
+HEAD_KEYPOINTS = [B[k] for k in ("Nose", "REye", "LEye", "REar", "LEar")]

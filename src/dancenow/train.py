@@ -149,8 +149,9 @@ def save_atomic(obj, path):
         os.fsync(f.fileno())
 
 
-def read_checkpoint(path):
-    """torch.load(weights_only=True) of a file this module wrote; UserError otherwise."""
+def read_checkpoint(path, keys=("generator",)):
+    """torch.load(weights_only=True) of a file this module wrote, with `keys` (the output's "generator"; the
+    resumable state's "phase", "nets", ...); UserError otherwise."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"generator checkpoint not found: {path}")
@@ -159,7 +160,7 @@ def read_checkpoint(path):
     except Exception as e:
         raise UserError(f"{path} is not a dancenow checkpoint (a .pt written by `dancenow train`): "
                         f"{(str(e).splitlines() or [type(e).__name__])[0]}") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "generator" not in ckpt or "meta" not in ckpt:
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or not {"meta", *keys} <= ckpt.keys():
         raise UserError(f"{path} is not a dancenow checkpoint (a .pt written by `dancenow train`)")
     return ckpt
 
@@ -381,7 +382,7 @@ def run(cfg):
         ckpt = resumable(latest, fp, plan)
         done, history = {}, []
         if ckpt is not None:
-            done, history = ckpt["done"], [{sys.intern(k): v for k, v in e.items()} for e in ckpt["meta"]["history"]]
+            done, history = ckpt["done"], [interned(e) for e in ckpt["meta"]["history"]]
             if ckpt["phase"] in done and dict(plan)[ckpt["phase"]] > ckpt["meta"]["iteration"]:
                 del done[ckpt["phase"]]  # more iterations asked of a finished phase: it goes on
         info("%d frames of %dx%d, phases %s, batch %d x %d ranks, on %s%s", len(frames), W, H,
@@ -448,7 +449,7 @@ def train_phase(phase, start, c, seed, device, world, is_main, info, writer, his
                         pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
     batches = iter(loader)
     window = window_now[0] or dict.fromkeys(phase.losses, 0.0) | {"steps": 0}
-    window = {sys.intern(k): v for k, v in window.items()}
+    window = interned(window)
     info("phase %s: %d samples, %d iterations, networks %s", phase.name, len(ds), phase.iterations,
          ", ".join(f"{k} {n_params(m):.2f}M" for k, m in phase.nets.items()))
     for m in phase.nets.values():
@@ -511,6 +512,12 @@ def across_ranks(losses, stop, device):
     return dict(zip(losses, (t[:-1] / dist.get_world_size()).tolist())), bool(t[-1] > 0)
 
 
+def interned(d):
+    """A loaded dict with its strings interned: the very string objects of a fresh run, so that pickle's memo (and
+    the checkpoint's bytes) match those of an uninterrupted run."""
+    return {sys.intern(k): sys.intern(v) if isinstance(v, str) else v for k, v in d.items()}
+
+
 def resume_step(ckpt, plan):
     """The TensorBoard step a run resumes at (what a killed run logged after it is forgotten)."""
     if ckpt is None:
@@ -525,12 +532,12 @@ def resumable(latest, fp, plan):
     if not latest.exists():
         return None
     try:
-        ckpt = read_checkpoint(latest)
+        ckpt = read_checkpoint(latest, ("phase", "nets", "opts", "done", "rng", "window"))
     except UserError as e:
         log.warning("ignoring %s and starting fresh: %s", latest, e)
         return None
     meta = ckpt["meta"]
-    if meta.get("fingerprint") != fp or "phase" not in ckpt:
+    if meta.get("fingerprint") != fp:
         log.info("%s was made with a different train config or data: starting fresh", latest)
         return None
     names = [p for p, _ in plan]

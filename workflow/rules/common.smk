@@ -3,6 +3,8 @@ import os
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from dancenow.compare import ABLATION
+
 validate(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 config.setdefault("launcher", "local")
 
@@ -13,12 +15,6 @@ TARGETS = [t["name"] for t in config["targets"]]
 VIDEOS = {config["source"]["name"]: config["source"]["video"], **{t["name"]: t["video"] for t in config["targets"]}}
 SYNTH_PERFORMERS = ("dancer", "target_a", "target_b")
 HOLDOUT = config.get("holdout", 0.0)
-# EDN's ablation: the same budget of steps, each part switched on in turn
-ABLATION = {
-    "frame": ["train.temporal=false", "train.face.enabled=false"],
-    "temporal": ["train.temporal=true", "train.face.enabled=false"],
-    "temporal_face": ["train.temporal=true", "train.face.enabled=true"],
-}
 
 if len(VIDEOS) != 1 + len(TARGETS):
     raise WorkflowError("config: the source and every target need distinct names")

@@ -4,13 +4,14 @@ import subprocess
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 
 from ..errors import UserError
 
 
 def ffmpeg_exe():
+    import imageio_ffmpeg  # here: stages that write no video run without it (a GPU node's training)
+
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -72,6 +73,8 @@ class VideoWriter:
                       "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact"]
         if audio:
             out_params += ["-flags:a", "+bitexact", "-shortest"]
+        import imageio_ffmpeg
+
         self._gen = imageio_ffmpeg.write_frames(
             str(path), (width, height), fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
             macro_block_size=1, ffmpeg_log_level="error", output_params=out_params,

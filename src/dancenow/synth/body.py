@@ -350,3 +350,18 @@ def skeleton(performer, seed, n_frames, fps, width, height):
     out["scale"] = scale
     out["sole"] = sole
     return out
+
+
+def body25(joints):
+    """BODY_25 keypoints [N,25,3] (x, y, confidence) of a skeleton's joints: the joints mediapipe also has, Neck and
+    MidHip; the eyes, ears and feet a procedural performer does not define have confidence 0."""
+    from ..keypoints import B
+    from ..pose.mediapipe_holistic import BLAZEPOSE_TO_BODY25
+
+    n = len(joints["nose"])
+    out = np.zeros((n, 25, 3), np.float32)
+    names = {b: MEDIAPIPE[k] for b, k in BLAZEPOSE_TO_BODY25.items() if k in MEDIAPIPE}
+    names.update({B["Neck"]: "neck", B["MidHip"]: "pelvis"})
+    for b, name in names.items():
+        out[:, b, :2], out[:, b, 2] = joints[name], 1.0
+    return out

@@ -1,0 +1,129 @@
+"""Training throughput and peak memory of each EDN phase at a preset's full size, on whatever device torch finds:
+`python benchmarks/train_paper.py [--preset paper] [--steps 20] [--json out.json]`. Runs unchanged on CPU and GPU.
+
+The data are frames of a procedural performer at the preset's size with its exact BODY_25 joints. For each phase
+(global at the coarse size, main = the local enhancer at full size, face) the step is timed on batches already on
+the device, with bfloat16 autocast (GPUs) and, on GPUs, without it too. Then `dancenow train` runs end to end
+(every phase, --train-iterations each) and its wall time is reported.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from dancenow import config, train
+from dancenow.io import h5
+from dancenow.models.losses import perceptual_loss
+from dancenow.synth import render_frames, skeleton
+from dancenow.synth.body import body25
+
+
+def make_data(folder, height, width, n):
+    joints = skeleton("target_a", 0, n, 15.0, width, height)
+    with h5.create(folder / "frames.h5") as f:
+        ds = h5.frames_dataset(f, n, height, width)
+        for i, frame in enumerate(render_frames("target_a", 0, n, 15.0, width, height)):
+            ds[i] = frame
+        f.attrs["fps"], f.attrs["video_sha256"] = 15.0, "synthetic"
+    zeros = {k: np.zeros((n, h5.POSE_PARTS[k], 3), np.float32) for k in ("face", "left_hand", "right_hand")}
+    with h5.create(folder / "poses.h5") as f:
+        h5.write_poses(f, dict(body=body25(joints), detected=np.ones(n, bool), **zeros),
+                       dict(fps=15.0, height=height, width=width))
+    return folder / "frames.h5", folder / "poses.h5"
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
+    """(samples/s, generated frames/s, peak GPU memory in GiB or None) of `steps` steps of one phase."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    autocast, on = train.amp_context("auto" if amp else "off", device)
+    H, W = h5.read_poses(poses)["attrs"]["height"], h5.read_poses(poses)["attrs"]["width"]
+    gen_cfg, face_cfg = train.generator_config(c, int(H), int(W)), train.face_config(c)
+    frames_idx = np.arange(len(h5.read_poses(poses)["body"]))
+    scale = 2 ** c["n_local_enhancers"] if name == "global" else 1
+    ds = train.PoseFrameDataset(frames, poses, frames_idx, label_cache=workdir / f"labels_{scale}.h5",
+                                temporal=c["temporal"], scale=scale,
+                                face_crop=face_cfg["crop"] if name == "face" else None)
+    vgg = perceptual_loss(None, 0)
+    torch.manual_seed(0)
+    if name == "face":
+        G = train.build_generator(gen_cfg).to(device)
+        phase = train.face_phase(steps, c, gen_cfg, face_cfg, G.state_dict(), ds, vgg, device, autocast)
+    else:
+        cfg_here = gen_cfg if name == "main" else dict(gen_cfg, ngf=c["ngf"] * 2 ** c["n_local_enhancers"],
+                                                       n_local_enhancers=0)
+        phase = train.generator_phase(name, steps, c, cfg_here, ds, vgg, device, autocast)
+    batches = [{k: v[None].to(device) for k, v in ds[i % len(ds)].items()} for i in range(steps + warmup)]
+    for b in batches[:warmup]:
+        phase.step(phase, b)
+    sync(device)
+    t = time.perf_counter()
+    for b in batches[warmup:]:
+        phase.step(phase, b)
+    sync(device)
+    seconds = (time.perf_counter() - t) / steps
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    per_sample = 2 if c["temporal"] and name != "face" else 1  # a temporal sample generates two frames
+    return dict(phase=name, amp=on, size=f"{ds.width}x{ds.height}", sec_per_step=seconds,
+                samples_per_s=1 / seconds, frames_per_s=per_sample / seconds, peak_gib=peak)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per phase")
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--train-iterations", type=int, default=10, help="iterations of each phase of the full run")
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    cfg = config.load([f"preset={args.preset}"])
+    c = OmegaConf.to_container(cfg.train, resolve=True, throw_on_missing=False)
+    H, W = int(cfg.preset_size.height), int(cfg.preset_size.width)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"device: {name}; preset {args.preset}: {W}x{H}, temporal {c['temporal']}, local enhancers "
+          f"{c['n_local_enhancers']}, face crop {c['face']['crop']}", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        frames, poses = make_data(tmp, H, W, args.frames)
+        phases = [p for p, _ in train.phase_plan(c)]
+        for amp in ([True, False] if device.type == "cuda" else [False]):
+            for phase in phases:
+                r = bench_phase(phase, c, frames, poses, tmp, device, amp, args.steps)
+                results.append(r)
+                peak = f"{r['peak_gib']:.2f} GiB" if r["peak_gib"] is not None else "n/a"
+                print(f"{phase:7s} {r['size']:>9s} amp={'bf16' if r['amp'] else 'off':4s} "
+                      f"{r['sec_per_step'] * 1000:8.1f} ms/step  {r['samples_per_s']:7.2f} samples/s  "
+                      f"{r['frames_per_s']:7.2f} frames/s  peak {peak}", flush=True)
+        n = args.train_iterations
+        overrides = [f"preset={args.preset}", f"train.frames={frames}", f"train.poses={poses}",
+                     f"train.output={tmp / 'generator.pt'}", f"train.workdir={tmp / 'work'}",
+                     f"train.iterations={n}", f"train.global_iterations={n}", f"train.fix_global_iterations={n // 2}",
+                     f"train.face.iterations={n}", "train.log_every=5", "train.sample_every=1000000",
+                     "train.checkpoint_every=1000000"]
+        t = time.perf_counter()
+        train.run(config.load(overrides))
+        wall = time.perf_counter() - t
+        print(f"dancenow train, {n} iterations of each of {phases}: {wall:.1f} s wall", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(dict(device=name, preset=args.preset, phases=results, train_wall_s=wall,
+                                             train_iterations=n), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
