@@ -5,12 +5,14 @@
   labels.h5) against the layout EDN's and pix2pixHD's code read: a folder of label PNGs and a folder of frame PNGs,
   opened with PIL; both turn them into the same tensors;
 - pose: frames/s of the pose stage at 512 px;
-- train: pix2pixHD steps/s at the quick preset, and the step's achieved GFLOP/s (torch.utils.flop_counter) next to
+- train: steps/s of the main phase at the quick preset (with EDN's temporal smoothing: two generator passes and a
+  second discriminator per step), and the step's achieved GFLOP/s (torch.utils.flop_counter) next to
   this machine's fp32 matmul GFLOP/s (the physical limit);
 - render: frames/s of the generator plus label drawing at the quick preset.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -24,14 +26,13 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from dancenow import config
+from dancenow import config, train
 from dancenow.data import PoseFrameDataset, to_tensor
 from dancenow.extract import run as extract
 from dancenow.io import h5
-from dancenow.models import GlobalGenerator, MultiscaleDiscriminator
+from dancenow.models.performer import Performer
 from dancenow.pose.stage import estimate, postprocess
-from dancenow.render import label_batch
-from dancenow.train import train_step
+from dancenow.render import generate
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "dancer_man.mp4"
@@ -100,31 +101,28 @@ def matmul_gflops(n=2048):
     return 2 * n ** 3 / timed(lambda: a @ b, 10, warmup=2) / 1e9
 
 
-def bench_train_and_render(frames_path, poses_path, cfg, steps):
-    c = OmegaConf.to_container(cfg.train, resolve=True)
-    dataset = PoseFrameDataset(frames_path, poses_path)
+def bench_train_and_render(frames_path, poses_path, cfg, steps, workdir):
+    """The training step of the main phase (temporal smoothing on, as the preset trains) and rendering."""
+    c = OmegaConf.to_container(cfg.train, resolve=True, throw_on_missing=False)
+    device = torch.device("cpu")
+    dataset = PoseFrameDataset(frames_path, poses_path, label_cache=workdir / "labels_t.h5", temporal=c["temporal"])
+    gen_cfg = train.generator_config(c, dataset.height, dataset.width)
     torch.manual_seed(0)
-    G = GlobalGenerator(3, 3, c["ngf"], c["n_downsample"], c["n_blocks"])
-    D = MultiscaleDiscriminator(6, c["ndf"], c["n_layers_d"], c["num_d"])
-    opt_g = torch.optim.Adam(G.parameters(), lr=c["lr"], betas=(c["beta1"], 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=c["lr"], betas=(c["beta1"], 0.999))
-    label, real = (t[None] for t in dataset[0])
-    step = lambda: train_step(G, D, opt_g, opt_d, None, label, real, c)  # noqa: E731
+    phase = train.generator_phase("main", steps, c, gen_cfg, dataset, None, device, contextlib.nullcontext())
+    batch = {k: v[None] for k, v in dataset[0].items()}
+    step = lambda: phase.step(phase, batch)  # noqa: E731
     with FlopCounterMode(display=False) as counter:
         step()
     flops = counter.get_total_flops()
     sec = timed(step, steps)
 
     poses = h5.read_poses(poses_path)
-    batch = int(cfg.render.batch_size)
-    G.eval()
-
-    @torch.no_grad()
-    def render_batch():
-        G(label_batch(poses, range(batch), dataset.height, dataset.width))
-    render_fps = batch / timed(render_batch, max(2, steps // 2))
+    performer = Performer(phase.nets["G"].eval(), gen_cfg)
+    n = 2 * int(cfg.render.batch_size)
+    render_fps = n / timed(lambda: list(generate(performer, poses, range(n), dataset.height, dataset.width, "cpu",
+                                                 int(cfg.render.batch_size))), max(2, steps // 4))
     return dict(train_steps_per_s=1 / sec, train_step_gflop=flops / 1e9, train_gflops_achieved=flops / sec / 1e9,
-                render_frames_per_s=render_fps, size=f"{dataset.width}x{dataset.height}")
+                render_frames_per_s=render_fps, size=f"{dataset.width}x{dataset.height}", temporal=c["temporal"])
 
 
 def main():
@@ -152,7 +150,7 @@ def main():
         results["loader_samples_per_s_hdf5"] = loader_rate(dataset)
         results["loader_samples_per_s_png_folder"] = loader_rate(png)
         results["loader_hdf5_over_png"] = results["loader_samples_per_s_hdf5"] / results["loader_samples_per_s_png_folder"]
-        results.update(bench_train_and_render(tmp / "frames.h5", tmp / "poses.h5", cfg, args.steps))
+        results.update(bench_train_and_render(tmp / "frames.h5", tmp / "poses.h5", cfg, args.steps, tmp))
     results["matmul_fp32_gflops"] = matmul_gflops()
     results["train_fraction_of_matmul_peak"] = results["train_gflops_achieved"] / results["matmul_fp32_gflops"]
 
@@ -160,7 +158,8 @@ def main():
             ("loader, PNG folders (pix2pixHD layout)", f"{results['loader_samples_per_s_png_folder']:.0f} samples/s"),
             ("loader speed-up, HDF5 / PNG", f"{results['loader_hdf5_over_png']:.2f}x (goal >= 3x)"),
             ("pose at 512 px", f"{results['pose_frames_per_s_512px']:.1f} frames/s (goal >= 20)"),
-            (f"train step, quick preset {results['size']}", f"{results['train_steps_per_s']:.2f} steps/s"),
+            (f"train step, quick preset {results['size']}, temporal {results['temporal']}",
+             f"{results['train_steps_per_s']:.2f} steps/s"),
             ("train step FLOPs", f"{results['train_step_gflop']:.1f} GFLOP"),
             ("train achieved", f"{results['train_gflops_achieved']:.1f} GFLOP/s"),
             ("fp32 matmul (machine limit)", f"{results['matmul_fp32_gflops']:.1f} GFLOP/s"),

@@ -92,7 +92,7 @@ def snakemake(workdir, *args, profile="local", check=True, wait=True):
 
 def write_config(workdir, **extra):
     workdir.mkdir(parents=True, exist_ok=True)
-    cfg = {"preset": "tiny", "results": "results",
+    cfg = {"preset": "tiny", "results": "results", "holdout": 0.2,
            "source": {"name": "dancer_man", "video": str(real_data("video", "dancer_man.mp4"))},
            "targets": [{"name": "target_woman", "video": str(real_data("video", "target_woman.mp4"))}], **extra}
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))

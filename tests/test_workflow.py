@@ -1,5 +1,6 @@
 """The whole workflow through `snakemake --profile profiles/local`, tiny preset, on the real clips."""
 
+import json
 import os
 import signal
 import time
@@ -52,6 +53,41 @@ def test_every_output_has_the_right_frames_fps_and_size(tiny_run):
     assert video_info(r / "transfer" / "target_woman" / "target_woman.mp4") == (102, 20.0, 128, 128)
     n, fps, w, h = video_info(r / "grid.mp4")
     assert (n, fps) == (102, 20.0) and w == 3 * 128 and h > 128
+
+
+def test_evaluation_of_the_held_out_frames_and_the_report(tiny_run, tmp_path):
+    r = tiny_run / "results"
+    m = json.loads((r / "evaluate" / "target_woman" / "metrics.json").read_text())
+    assert m["held_out"] == [52, 64] and m["frames"] == m["frames_with_person"] == 13  # the last 20 % of 65 frames
+    assert m["temporal"] and m["face"] and m["iterations"] == {"main": 30, "face": 10}
+    assert 0 < m["ssim"]["mean"] < 1 and m["ssim"]["count"] == 13 and 0 < m["psnr"]["mean"] < 60
+    assert m["flicker"] > 0 and m["real_change"] > 0 and 0 <= m["missed_detections"] <= 13
+    ckpt = torch.load(r / "models" / "target_woman" / "generator.pt", weights_only=True)
+    assert ckpt["meta"]["train_frames"] == 52  # trained without the held-out frames
+    assert video_info(r / "evaluate" / "target_woman" / "heldout.mp4") == (13, 5.0, 256, 128)  # real | generated
+    table = (r / "evaluate" / "metrics.html").read_text()
+    assert "<th>target_woman</th>" in table and f"{m['ssim']['mean']:.4f}" in table
+    snakemake(tiny_run, "--report", str(tmp_path / "report.html"))
+    report = (tmp_path / "report.html").read_text()
+    assert all(name in report for name in ("heldout.mp4", "evaluate.png", "metrics.html", "grid.mp4"))
+
+
+def test_ablation_rules_train_and_compare_three_variants(tiny_run):
+    write_config(tiny_run, ablation=True)
+    try:
+        planned = jobs_planned(snakemake(tiny_run, "--dry-run"))
+        assert planned == {"train_ablation", "evaluate_ablation", "compare_ablation", "all"}, planned
+        snakemake(tiny_run)
+    finally:
+        write_config(tiny_run)
+    a = tiny_run / "results" / "ablation"
+    metas = {v: torch.load(a / "target_woman" / v / "generator.pt", weights_only=True)["meta"]
+             for v in ("frame", "temporal", "temporal_face")}
+    assert [(m["generator"]["temporal"], m["face"] is not None) for m in metas.values()] == \
+        [(False, False), (True, False), (True, True)]
+    assert len({m["iteration"] for m in metas.values()}) == 1  # the same budget of steps
+    rows = (a / "ablation.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == [f"target_woman/{v}" for v in metas]
 
 
 def test_second_run_has_nothing_to_do(tiny_run):
