@@ -6,13 +6,12 @@ Used by the evaluate stage only when both files are configured:
 """
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from .errors import UserError
+from .io.weights import load_state_dict, vgg_features
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +34,7 @@ EPS = 1e-10
 
 def vgg16_features():
     """torchvision's vgg16().features up to relu5_3 (index 29), same module indices, so its state dict loads."""
-    layers, in_ch = [], 3
-    for v in VGG16_LAYOUT:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(in_ch, v, 3, padding=1), nn.ReLU(inplace=True)]
-            in_ch = v
-    return nn.Sequential(*layers[:LPIPS_SLICES[-1][1]])
+    return vgg_features(VGG16_LAYOUT, LPIPS_SLICES[-1][1])
 
 
 def lin_shapes():
@@ -53,36 +45,6 @@ def lin_shapes():
 def backbone_shapes():
     """The keys and shapes that LPIPS reads from torchvision's vgg16 state dict: features.N.weight/bias."""
     return {f"features.{k}": v.shape for k, v in vgg16_features().state_dict().items()}
-
-
-def _load_state_dict(path, config_key, expected, shapes):
-    """The tensors `shapes` names, read from the state dict in `path`, as float32.
-
-    UserError naming the config key, the path and `expected` for a missing file, a file that torch cannot read as
-    a state dict, or a missing or misshapen key.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"{config_key}: file not found: {path} (expected {expected})")
-    try:
-        try:  # memory-mapped: only the tensors needed are read (the backbone file holds a 400 MB classifier)
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # the legacy (pre-zip) serialization cannot be memory-mapped
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # not a torch file, a pickled model rather than a state dict, truncated ...
-        raise UserError(f"{config_key}: {path} could not be read as {expected}: "
-                        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    if not isinstance(state, dict):
-        raise UserError(f"{config_key}: {path} holds a {type(state).__name__}, expected {expected}")
-    missing = [k for k in shapes if k not in state]
-    wrong = [f"{k} {tuple(state[k].shape) if torch.is_tensor(state[k]) else type(state[k]).__name__} "
-             f"instead of {tuple(s)}" for k, s in shapes.items()
-             if k in state and (not torch.is_tensor(state[k]) or state[k].shape != s)]
-    if missing or wrong:
-        detail = (f"missing keys {missing[:4]}{' ...' if len(missing) > 4 else ''}" if missing
-                  else f"wrong shapes: {wrong[:3]}")
-        raise UserError(f"{config_key}: {path} is not {expected}: {detail}")
-    return {k: state[k].float() for k in shapes}
 
 
 def _unit_normalize(x):
@@ -102,11 +64,11 @@ class LPIPS(nn.Module):
     def __init__(self, lin_path, backbone_path):
         super().__init__()
         features = vgg16_features()
-        backbone = _load_state_dict(backbone_path, BACKBONE_KEY,
+        backbone = load_state_dict(backbone_path, BACKBONE_KEY,
                                     f"torchvision's vgg16 state dict ({BACKBONE_FILE}, from {BACKBONE_URL})",
                                     backbone_shapes())
         features.load_state_dict({k[len("features."):]: v for k, v in backbone.items()})
-        lins = _load_state_dict(lin_path, LIN_KEY, f"the LPIPS v0.1 VGG linear layers ({LIN_FILE}, from {LIN_URL})",
+        lins = load_state_dict(lin_path, LIN_KEY, f"the LPIPS v0.1 VGG linear layers ({LIN_FILE}, from {LIN_URL})",
                                 lin_shapes())
         self.slices = nn.ModuleList(features[a:b] for a, b in LPIPS_SLICES)
         self.lins = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in LPIPS_CHANNELS)

@@ -277,7 +277,7 @@ def plot_diagnostics(path, before, after, stats, scale):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    src, tgt = stats["source"], stats["target"]
+    tgt = stats["target"]
     frames = np.arange(len(scale))
     fig, axes = plt.subplots(3, 1, figsize=(13, 9), sharex=True, height_ratios=[3, 3, 1.3])
 

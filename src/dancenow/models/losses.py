@@ -1,13 +1,12 @@
 """pix2pixHD's objective: LSGAN, discriminator feature matching and the VGG-19 perceptual loss."""
 
 import logging
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import UserError
+from ..io.weights import load_state_dict, vgg_features
 
 log = logging.getLogger(__name__)
 
@@ -44,46 +43,16 @@ def feature_matching_loss(pred_fake, pred_real, n_layers_d):
 
 def vgg19_features():
     """torchvision's vgg19().features up to relu5_1 (index 29), same module indices, so its state dict loads."""
-    layers, in_ch = [], 3
-    for v in VGG19_LAYOUT:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(in_ch, v, 3, padding=1), nn.ReLU(inplace=True)]
-            in_ch = v
-    return nn.Sequential(*layers[:VGG_SLICES[-1][1]])
-
-
-def _expected_shapes(features):
-    return {f"features.{k}": v.shape for k, v in features.state_dict().items()}
+    return vgg_features(VGG19_LAYOUT, VGG_SLICES[-1][1])
 
 
 def load_vgg19_features(path):
     """Load the convolutions of torchvision's vgg19 state dict (e.g. vgg19-dcbb9e9d.pth) from a local file."""
-    path = Path(path).expanduser()
-    expected = f"torchvision's vgg19 state dict ({VGG19_FILE}, from {VGG19_URL})"
-    if not path.is_file():
-        raise UserError(f"train.vgg_weights: file not found: {path} (expected {expected})")
-    try:
-        try:  # memory-mapped: only the convolutions are read, not the 400 MB classifier
-            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # the legacy (pre-zip) serialization cannot be memory-mapped
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # not a torch file, a pickled model rather than a state dict, truncated ...
-        raise UserError(f"train.vgg_weights: {path} could not be read as {expected}: "
-                        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    if not isinstance(state, dict):
-        raise UserError(f"train.vgg_weights: {path} holds a {type(state).__name__}, expected {expected}")
     features = vgg19_features()
-    shapes = _expected_shapes(features)
-    missing = [k for k in shapes if k not in state]
-    wrong = [f"{k} {tuple(state[k].shape)} instead of {tuple(s)}" for k, s in shapes.items()
-             if k in state and (not torch.is_tensor(state[k]) or state[k].shape != s)]
-    if missing or wrong:
-        detail = (f"missing keys {missing[:4]}{' ...' if len(missing) > 4 else ''}" if missing
-                  else f"wrong shapes: {wrong[:3]}")
-        raise UserError(f"train.vgg_weights: {path} is not {expected}: {detail}")
-    features.load_state_dict({k[len("features."):]: state[k].float() for k in shapes})
+    shapes = {f"features.{k}": v.shape for k, v in features.state_dict().items()}
+    state = load_state_dict(path, "train.vgg_weights",
+                            f"torchvision's vgg19 state dict ({VGG19_FILE}, from {VGG19_URL})", shapes)
+    features.load_state_dict({k[len("features."):]: v for k, v in state.items()})
     return features
 
 
