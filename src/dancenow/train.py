@@ -201,9 +201,9 @@ def check_config(c):
             raise UserError(f"train.{k} must be a non-negative number, not {v!r}")
     if not isinstance(c["holdout"], (int, float)) or not 0 <= c["holdout"] < 1:
         raise UserError(f"train.holdout must be a fraction in [0, 1), not {c['holdout']!r}")
-    for k in ("temporal",):
-        if not isinstance(c[k], bool):
-            raise UserError(f"train.{k} must be true or false, not {c[k]!r}")
+    for k, v in (("temporal", c["temporal"]), ("face.enabled", c["face"]["enabled"])):
+        if not isinstance(v, bool):
+            raise UserError(f"train.{k} must be true or false, not {v!r}")
 
 
 def generator_config(c, height, width):
