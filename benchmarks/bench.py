@@ -27,7 +27,7 @@ from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 from dancenow import config, train
-from dancenow.data import PoseFrameDataset, to_tensor
+from dancenow.data import PoseFrameDataset, to_device, to_tensor
 from dancenow.extract import run as extract
 from dancenow.io import h5
 from dancenow.models.performer import Performer
@@ -109,7 +109,7 @@ def bench_train_and_render(frames_path, poses_path, cfg, steps, workdir):
     gen_cfg = train.generator_config(c, dataset.height, dataset.width)
     torch.manual_seed(0)
     phase = train.generator_phase("main", steps, c, gen_cfg, dataset, None, device, contextlib.nullcontext())
-    batch = {k: v[None] for k, v in dataset[0].items()}
+    batch = to_device({k: v[None] for k, v in dataset[0].items()}, device)
     step = lambda: phase.step(phase, batch)  # noqa: E731
     with FlopCounterMode(display=False) as counter:
         step()

@@ -19,6 +19,7 @@ import torch
 from omegaconf import OmegaConf
 
 from dancenow import config, train
+from dancenow.data import to_device
 from dancenow.io import h5
 from dancenow.models.losses import perceptual_loss
 from dancenow.synth import render_frames, skeleton
@@ -66,7 +67,7 @@ def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
         cfg_here = gen_cfg if name == "main" else dict(gen_cfg, ngf=c["ngf"] * 2 ** c["n_local_enhancers"],
                                                        n_local_enhancers=0)
         phase = train.generator_phase(name, steps, c, cfg_here, ds, vgg, device, autocast)
-    batches = [{k: v[None].to(device) for k, v in ds[i % len(ds)].items()} for i in range(steps + warmup)]
+    batches = [to_device({k: v[None] for k, v in ds[i % len(ds)].items()}, device) for i in range(steps + warmup)]
     for b in batches[:warmup]:
         phase.step(phase, b)
     sync(device)

@@ -20,7 +20,7 @@ import torch
 
 from dancenow import config, extract, train
 from dancenow.render import generate
-from dancenow.data import PoseFrameDataset, ShuffleSampler
+from dancenow.data import PoseFrameDataset, ShuffleSampler, to_device
 from dancenow.errors import UserError
 from dancenow.io import h5
 from dancenow.models import GlobalGenerator, MultiscaleDiscriminator
@@ -173,8 +173,12 @@ def test_dataset(small, tmp_path):
     assert len(ds) == 6 and (ds.height, ds.width) == (64, 64)
     label, image = ds[2]["label"], ds[2]["real"]
     for t in (label, image):
-        assert t.shape == (3, 64, 64) and t.dtype == torch.float32 and -1 <= t.min() and t.max() <= 1
-    assert (label > -1).any() and (label == -1).float().mean() > 0.5  # a skeleton on black
+        assert t.shape == (3, 64, 64) and t.dtype == torch.uint8  # made float on the training device
+    assert (label > 0).any() and (label == 0).float().mean() > 0.5  # a skeleton on black
+    batch = to_device({"label": label[None], "face_box": torch.tensor([[1, 2]])}, torch.device("cpu"))
+    assert batch["label"].dtype == torch.float32 and batch["face_box"].dtype == torch.int64
+    assert torch.equal(batch["label"][0], label.float() / 127.5 - 1)
+    assert batch["label"].min() == -1 and batch["label"].max() <= 1
     # every DataLoader worker opens frames.h5 itself
     loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2, sampler=ShuffleSampler(len(ds), 0))
     it = iter(loader)

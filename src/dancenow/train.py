@@ -48,7 +48,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from . import __version__
 from .config import section
-from .data import PoseFrameDataset, ShuffleSampler
+from .data import PoseFrameDataset, ShuffleSampler, to_device
 from .distributed import STOP, Stopped, local_rank, process_group, rank_and_size
 from .errors import UserError
 from .io.atomic import atomic_path
@@ -442,7 +442,7 @@ def run(cfg):
 def train_phase(phase, start, c, seed, device, world, is_main, info, writer, history, window_now, save):
     """Iterations start+1 .. phase.iterations of one phase: steps, loss logging, samples, checkpoints, stopping."""
     ds = phase.dataset
-    sample_item = {k: v[None].to(device) for k, v in ds[len(ds) // 2].items()}
+    sample_item = to_device({k: v[None] for k, v in ds[len(ds) // 2].items()}, device)
     ds.close()  # workers open their own handles
     loader = DataLoader(ds, batch_size=c["batch_size"], drop_last=True, num_workers=c["num_workers"],
                         sampler=ShuffleSampler(len(ds), seed, start * c["batch_size"], rank_and_size()[0], world),
@@ -463,7 +463,7 @@ def train_phase(phase, start, c, seed, device, world, is_main, info, writer, his
             if it > start + 1 and global_frozen(phase, c, it - 1) != global_frozen(phase, c, it):
                 info("iteration %d: the global generator trains too from now on", it)
                 wrap(phase, c, it, world, device)
-            batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+            batch = to_device(next(batches), device)
             losses = phase.step(phase, batch)
             stop = STOP.is_set()
             if world > 1:
