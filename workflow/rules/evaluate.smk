@@ -44,7 +44,7 @@ rule compare:
         table=report(f"{RESULTS}/evaluate/metrics.html", caption="../report/metrics.rst", category="Evaluation"),
         csv=f"{RESULTS}/evaluate/metrics.csv",
     params:
-        overrides="",
+        overrides=overrides("compare"),
         metrics=lambda wc, input: "[" + ",".join(input) + "]",
         names="[" + ",".join(TARGETS) + "]",
     log:
@@ -62,7 +62,7 @@ use rule compare as compare_ablation with:
         table=report(f"{RESULTS}/ablation/ablation.html", caption="../report/ablation.rst", category="Ablation"),
         csv=f"{RESULTS}/ablation/ablation.csv",
     params:
-        overrides="",
+        overrides=overrides("compare"),
         metrics=lambda wc, input: "[" + ",".join(input) + "]",
         names="[" + ",".join(f"{t}/{v}" for t in TARGETS for v in ABLATION) + "]",
     log:
