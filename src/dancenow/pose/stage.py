@@ -27,16 +27,21 @@ PARTS = tuple(h5.POSE_PARTS)
 
 
 def make_estimator(c):
-    if c["backend"] != "mediapipe":
-        raise UserError(f"pose.backend {c['backend']!r} is not available; use 'mediapipe'")
     from .mediapipe_holistic import HolisticEstimator
 
     return HolisticEstimator(c["model_complexity"], c["min_detection_confidence"], c["min_tracking_confidence"])
 
 
 def estimate(frames, c, start=0, stop=None):
-    """Raw keypoints of frames[start:stop]. The tracker restarts every `chunk_frames` frames (counted from frame 0),
-    so any split of the video on chunk boundaries gives exactly the keypoints of one pass over it."""
+    """Raw keypoints of frames[start:stop]: mediapipe's keypoint sets of its person, or with the openpose backend
+    {"people": every person per frame}. mediapipe's tracker restarts every `chunk_frames` frames (counted from
+    frame 0), so any split of the video on chunk boundaries gives exactly the keypoints of one pass over it."""
+    if c["backend"] == "openpose":
+        from .openpose.estimator import detect_people
+
+        return {"people": detect_people(frames, c, start, stop)}
+    if c["backend"] != "mediapipe":
+        raise UserError(f"pose.backend must be mediapipe or openpose, not {c['backend']!r}")
     stop = len(frames) if stop is None else stop
     chunk = int(c["chunk_frames"])
     est = make_estimator(c)
@@ -61,13 +66,23 @@ def shard_bounds(n_frames, chunk, shards):
 
 def save_part(path, raw):
     with atomic_path(path) as tmp, h5.create(tmp) as f:
-        for part in PARTS:
-            h5.dataset(f, part, raw[part])
+        for key, value in raw.items():
+            h5.dataset(f, key, value)
 
 
 def load_part(path):
     with h5py.File(path, "r") as f:
-        return {part: f[part][()] for part in PARTS}
+        return {key: f[key][()] for key in f}
+
+
+def merge(raws, width, height):
+    """The shards' raw results, in order, as one video's keypoint sets (openpose: the main dancer tracked over the
+    whole video)."""
+    if "people" in raws[0]:
+        from .openpose.estimator import main_dancer, stack_people
+
+        return main_dancer(stack_people([r["people"] for r in raws]), width, height)
+    return {p: np.concatenate([r[p] for r in raws]) for p in PARTS}
 
 
 def postprocess(raw, max_gap):
@@ -110,7 +125,7 @@ def run(cfg):
                 return
             raws = {s: load_part(parts / f"{s}-of-{shards}.h5") for s in range(shards)}
             shutil.rmtree(parts)
-    raw = {p: np.concatenate([raws[s][p] for s in range(shards)]) for p in PARTS}
+    raw = merge([raws[s] for s in range(shards)], meta["width"], meta["height"])
     poses = postprocess(raw, int(c["max_gap"]))
     found = float(poses["detected"].mean())
     log.info("person found in %d of %d frames (%.1f %%), %d filled", poses["detected"].sum(), meta["n"],
