@@ -23,22 +23,7 @@ from dancenow.models.performer import Performer, build_face_generator, build_gen
 from dancenow.render import generate, label_batch
 from dancenow.train_steps import MAIN_LOSSES, TEMPORAL_LOSSES, generate_pair, main_step
 
-from test_train import make_target, train_cfg
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """In-process training on one thread: steadier timings on a shared 2-core machine; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def small(tmp_path_factory):
-    """6 real frames at 64x64 (as test_train's `small`)."""
-    return make_target(tmp_path_factory.mktemp("edn_small"), 64, max_frames=6)
+from test_train import one_thread, small, train_cfg  # noqa: F401  (fixtures: one thread; 6 real frames at 64x64)
 
 
 @pytest.fixture(scope="module")
