@@ -1,0 +1,1 @@
+"""Choreography: a recurrent network trained on 2D pose sequences that makes up new dances."""

@@ -1,0 +1,172 @@
+"""Choreography network (dancenow.choreo.motion / .model) on synthetic dances made here: every joint of a 15-keypoint
+body moves on its own sinusoid (period 16-48 frames, random phase and amplitude) around a standing skeleton of
+about 0.9 body units, while the root sways and bounces. Tiny networks, so the file runs in seconds on a CPU."""
+
+import numpy as np
+import pytest
+import torch
+
+from dancenow.choreo import model as M
+from dancenow.choreo import motion
+from dancenow.keypoints import B
+
+FPS = 30
+SKELETON = {"Nose": (0, -.42), "Neck": (0, -.3), "RShoulder": (-.1, -.3), "LShoulder": (.1, -.3),
+            "RElbow": (-.15, -.15), "LElbow": (.15, -.15), "RWrist": (-.17, 0), "LWrist": (.17, 0),
+            "MidHip": (0, 0), "RHip": (-.06, 0), "LHip": (.06, 0), "RKnee": (-.07, .22), "LKnee": (.07, .22),
+            "RAnkle": (-.07, .45), "LAnkle": (.07, .45)}
+
+
+def dance(n, seed=0):
+    """A procedural periodic dance: poses [n, 25, 3] in body units, confidence 1 on the 15 used keypoints."""
+    r = np.random.default_rng(seed)
+    t = np.arange(n)
+    p = np.zeros((n, 25, 3), np.float32)
+    for name, (x, y) in SKELETON.items():
+        j = B[name]
+        period, phase = r.choice([16, 24, 32, 48]), r.uniform(0, 2 * np.pi)
+        amp = 0.0 if name == "MidHip" else r.uniform(0.02, 0.08)
+        p[:, j, 0] = x + amp * np.sin(2 * np.pi * t / period + phase)
+        p[:, j, 1] = y + amp * np.cos(2 * np.pi * t / period + 2 * phase)
+        p[:, j, 2] = 1
+    root = np.stack([0.2 * np.sin(2 * np.pi * t / 96), 0.02 * np.sin(2 * np.pi * t / 16)], -1)
+    p[:, list(motion.JOINTS), :2] += root[:, None]
+    return p
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # small nets: threads only add overhead, and the machine's cores are shared
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A tiny auto-conditioned model on one dance: (model, history, features)."""
+    torch.set_num_threads(1)
+    f, _ = motion.encode(dance(300))
+    net, hist = M.train([f], FPS, dict(hidden=32, layers=3, window=30, batch_size=8, iterations=120, lr=3e-3))
+    return net, hist, f
+
+
+def test_encode_is_translation_and_scale_invariant_and_decode_round_trips():
+    p = dance(200)
+    f, scale = motion.encode(p)
+    assert f.shape == (200, motion.feature_dim()) == (200, 30) and f.dtype == np.float32
+    moved = p.copy()
+    moved[:, :, :2] += np.array([3.5, -1.25], np.float32)
+    f_moved, scale_moved = motion.encode(moved)
+    assert scale_moved == pytest.approx(scale, rel=1e-6)
+    assert np.abs(f_moved - f).max() < 1e-5
+    bigger = p.copy()
+    bigger[:, :, :2] *= 3.0
+    f_big, scale_big = motion.encode(bigger)
+    assert scale_big == pytest.approx(3 * scale, rel=1e-6) and np.abs(f_big - f).max() < 1e-5
+
+    back = motion.decode(f, scale, start=p[0, B["MidHip"], :2])
+    used = list(motion.JOINTS)
+    assert np.abs(back[:, used, :2] - p[:, used, :2]).max() < 1e-5
+    assert (back[:, used, 2] == 1).all() and (np.delete(back, used, axis=1) == 0).all()
+
+    gappy = p.copy()
+    gappy[50, B["LWrist"]] = 0  # a missed keypoint is interpolated from its neighbours in time
+    back = motion.decode(motion.encode(gappy)[0], scale, start=p[0, B["MidHip"], :2])
+    assert np.abs(back[50, B["LWrist"], :2] - (p[49, B["LWrist"], :2] + p[51, B["LWrist"], :2]) / 2).max() < 1e-5
+
+    w = motion.windows(f, 40, 20)
+    assert w.shape == (9, 40, 30) and np.array_equal(w[2], f[40:80])
+    assert motion.windows(f[:10], 40, 20).shape == (0, 40, 30)
+
+
+def test_training_reduces_loss_and_is_deterministic(trained):
+    net, hist, f = trained
+    loss = np.array(hist["loss"])
+    k = len(loss) // 10
+    assert loss[-k:].mean() < 0.5 * loss[:k].mean()
+    mean, std = motion.fit_normalization([f])
+    assert np.allclose(net.mean.numpy(), mean) and np.allclose(net.std.numpy(), std)  # saved with the weights
+    cfg = dict(hidden=16, layers=2, window=20, batch_size=4, iterations=5, auto_condition=False)
+    a, b = M.train([f], FPS, cfg)[1]["loss"], M.train([f], FPS, cfg)[1]["loss"]
+    assert a == b
+    assert M.train([f], FPS, dict(cfg, seed=1))[1]["loss"] != a
+    # auto-conditioning whose true stretch spans the whole window is teacher forcing; a real one is not
+    assert M.train([f], FPS, dict(cfg, auto_condition=True, ground_truth_length=20))[1]["loss"] == pytest.approx(a)
+    assert M.train([f], FPS, dict(cfg, auto_condition=True))[1]["loss"][1:] != pytest.approx(a[1:])
+
+
+def test_generate_is_seeded_sized_and_finite(trained):
+    net, _, f = trained
+    g0 = M.generate(net, f[:10], 50)
+    assert g0.shape == (50, 30) and np.isfinite(g0).all()
+    assert np.array_equal(g0, M.generate(net, f[:10], 50))
+    n1, n1_again, n2 = (M.generate(net, f[:10], 50, temperature=0.3, seed=s) for s in (1, 1, 2))
+    assert np.array_equal(n1, n1_again) and np.isfinite(n1).all()
+    assert np.abs(n1 - n2).max() > 1e-3 and np.abs(n1 - g0).max() > 1e-3
+    assert not M.has_nan(motion.decode(n1))
+
+
+def test_metrics_on_constructed_inputs():
+    train = dance(300)
+    rng = M.energy_range([train], FPS)
+    assert 0 < rng[0] <= rng[1]
+    assert not M.frozen(M.motion_energy(train, FPS), rng)
+
+    static = np.repeat(train[:1], 121, axis=0)  # 120 frame-to-frame steps: two 2 s windows
+    e = M.motion_energy(static, FPS)
+    assert e.shape == (2,) and np.allclose(e, 0) and M.frozen(e, rng)
+    gliding = static.copy()
+    gliding[:, :, 0] += 0.01 * np.arange(121)[:, None]  # a held pose sliding across the floor is frozen too
+    e = M.motion_energy(gliding, FPS)
+    assert np.allclose(e, 0, atol=1e-5) and M.frozen(e, rng)
+    double_speed = M.motion_energy(train[:241:2], FPS)  # every other frame: the same dance twice as fast
+    assert double_speed.shape == (2,)
+    assert double_speed.mean() == pytest.approx(2 * M.motion_energy(train[:241], FPS).mean(), rel=0.1)
+
+    refs = M.reference_bone_lengths([train[:1]])
+    assert len(refs) == 14 and M.bone_length_error(train[:1], refs) < 1e-6
+    stretched = train[:1].copy()
+    el, wr = B["RElbow"], B["RWrist"]
+    stretched[0, wr, :2] = stretched[0, el, :2] + 1.2 * (stretched[0, wr, :2] - stretched[0, el, :2])
+    assert M.bone_length_error(stretched, refs) == pytest.approx(0.2, abs=1e-5)
+    broken = stretched.copy()
+    broken[0, B["LKnee"], 0] = np.nan
+    assert M.has_nan(broken) and M.bone_length_error(broken, refs) == float("inf")
+
+    window = 60
+    thr = M.copy_threshold([train])
+    copy = train[50:50 + window].copy()
+    copy[:, :, :2] += np.array([3.0, 1.0], np.float32)  # standing elsewhere does not make it new
+    assert M.novelty(copy, [train], window)[0] < 1e-6
+    noisy = copy + np.float32(0.1 * thr) * np.random.default_rng(0).standard_normal(copy.shape).astype(np.float32)
+    other = dance(window, seed=1)
+    n_noisy, n_other = M.novelty(noisy, [train], window)[0], M.novelty(other, [train], window)[0]
+    assert n_noisy < thr < n_other
+    assert M.novelty(dance(3 * window + 5, seed=1), [train], window).shape == (3,)
+
+
+def test_auto_conditioning_vs_teacher_forcing_free_running():
+    """Free-running for 10x the training window (400 frames) after 200 iterations of a 3x32 LSTM.
+
+    Measured on this synthetic dance: the auto-conditioned model keeps every 2 s window's motion energy within
+    [0.5 x min, 2 x max] of the training range, and so does the plain teacher-forced one: a deterministic periodic
+    dance is learnt as a stable oscillator by both, and the baseline does not freeze. (Freezing shows on data whose
+    future is ambiguous, e.g. chains of random moves, where at this tiny budget both models freeze, so the
+    difference cannot be shown at test size.) The test asserts what holds: neither freezes here, and the
+    auto-conditioned one stays in range."""
+    train = dance(400)
+    f, scale = motion.encode(train)
+    rng = M.energy_range([train], FPS)
+    window = 40
+    energies = {}
+    for ac in (True, False):
+        net, hist = M.train([f], FPS, dict(hidden=32, layers=3, window=window, batch_size=16, iterations=200,
+                                           lr=3e-3, auto_condition=ac))
+        gen = motion.decode(M.generate(net, f[:10], 10 * window), scale)
+        assert not M.has_nan(gen)
+        energies[ac] = M.motion_energy(gen, FPS)
+    assert len(energies[True]) == 6
+    assert (energies[True] > 0.5 * rng[0]).all() and (energies[True] < 2 * rng[1]).all(), (energies, rng)
+    assert not M.frozen(energies[True], rng)
+    assert not M.frozen(energies[False], rng), (energies[False], rng)
