@@ -25,7 +25,7 @@ from .io.atomic import atomic_path
 from .io.video import VideoWriter
 from .labels import MIN_CONFIDENCE
 from .lpips import load_lpips
-from .pose.stage import estimate
+from .pose.stage import estimate, merge
 from .render import generate
 from .train import amp_context, load_performer
 
@@ -143,7 +143,7 @@ def run(cfg):
              len(frames), device)
     generated = np.stack(list(generate(performer, poses, frames, height, width, device, 4, autocast)))
     pose_cfg = OmegaConf.to_container(cfg.pose, resolve=True, throw_on_missing=False)
-    estimated = estimate(generated, pose_cfg)["body"]
+    estimated = merge([estimate(generated, pose_cfg)], width, height)["body"]  # either pose backend
     result, per_frame = compute(generated, real, np.asarray(poses["body"])[frames], estimated, lpips, device)
     result = dict(checkpoint=str(c["checkpoint"]), video_sha256=sha, held_out=[int(frames[0]), int(frames[-1])],
                   temporal=bool(meta["generator"]["temporal"]), face=meta.get("face") is not None,
