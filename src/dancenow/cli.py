@@ -19,6 +19,7 @@ STAGES = {
     "grid": "dancenow.grid",
     "evaluate": "dancenow.evaluate",
     "compare": "dancenow.compare",
+    "choreo": "dancenow.choreo.stage",
 }
 
 USAGE = f"""usage: dancenow <stage> [key=value ...] [--cfg]

@@ -1,0 +1,109 @@
+"""`dancenow choreo`: train the choreography network on a real CMU BVH clip and write a new dance (tiny sizes)."""
+
+import json
+import math
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+
+from dancenow.choreo.motion import JOINTS
+
+from conftest import real_data, run_stage
+
+SECONDS, FPS, SIZE = 4, 15, 128
+TINY = ["preset=tiny", "choreo.hidden=16", "choreo.layers=1", "choreo.window=20", "choreo.iterations=40",
+        f"choreo.seconds={SECONDS}", f"choreo.fps={FPS}", "choreo.seed_frames=10"]
+
+
+def outputs(d):
+    return [f"choreo.output={d}/poses.h5", f"choreo.video={d}/dance.mp4", f"choreo.metrics={d}/metrics.json",
+            f"choreo.model={d}/model.pt"]
+
+
+def choreo(d, *extra, check=True):
+    bvh = real_data("mocap", "cmu_salsa_01.bvh")
+    return run_stage("choreo", f"choreo.bvh=[{bvh}]", *TINY, *outputs(d), *extra, check=check)
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory):
+    d = tmp_path_factory.mktemp("choreo")
+    res = choreo(d)
+    return d, res
+
+
+def test_writes_dance_video_and_metrics(first):
+    d, res = first
+    n = SECONDS * FPS
+    with h5py.File(d / "poses.h5", "r") as f:
+        body = f["body"][()]
+        assert body.shape == (n, 25, 3)
+        assert (f.attrs["height"], f.attrs["width"], f.attrs["fps"]) == (SIZE, SIZE, FPS)
+        assert f["face"].shape == (n, 70, 3) and not f["face"][()].any() and not f["left_hand"][()].any()
+        assert f["detected"][()].all() and not f["filled"][()].any()
+        assert f.attrs["stage"] == "choreo"
+    others = [k for k in range(25) if k not in JOINTS]
+    assert (body[:, list(JOINTS), 2] == 1).all() and (body[:, others] == 0).all()
+    xy = body[:, list(JOINTS), :2]
+    assert np.isfinite(xy).all() and (xy >= 0).all() and (xy <= SIZE - 1).all()
+    # a standing figure of a sensible size: head above the feet, dancer a good part of the canvas tall
+    assert (body[:, 0, 1] < body[:, [11, 14], 1].max(axis=1)).mean() > 0.9
+    assert np.ptp(xy[..., 1], axis=1).mean() > 0.3 * SIZE
+
+    cap = cv2.VideoCapture(str(d / "dance.mp4"))
+    frames = 0
+    while cap.read()[0]:
+        frames += 1
+    assert frames == n
+
+    m = json.loads((d / "metrics.json").read_text())
+    assert m["frames"] == n
+    for value in (m["motion_energy"]["min"], m["motion_energy"]["max"], *m["motion_energy"]["training_range"],
+                  m["bone_length_error"], m["novelty"]["min"], m["novelty"]["median"], m["novelty"]["copy_threshold"],
+                  m["training"]["loss_first"], m["training"]["loss_last"]):
+        assert isinstance(value, float) and math.isfinite(value)
+    assert isinstance(m["frozen"], bool) and m["nan"] is False and m["novelty"]["copy_rule"]
+    assert m["motion_energy"]["training_range"][0] > 0
+    assert m["training"]["loss_last"] < m["training"]["loss_first"]
+    assert not list(d.glob(".*.tmp"))
+
+
+def test_same_seed_same_bytes_other_seed_other_dance(first, tmp_path):
+    d, _ = first
+    choreo(tmp_path / "same")
+    assert (tmp_path / "same" / "poses.h5").read_bytes() == (d / "poses.h5").read_bytes()
+    choreo(tmp_path / "other", "seed=1", "choreo.temperature=0.5")
+    with h5py.File(d / "poses.h5", "r") as a, h5py.File(tmp_path / "other" / "poses.h5", "r") as b:
+        assert a["body"].shape == b["body"].shape
+        assert not np.allclose(a["body"][()], b["body"][()])
+
+
+def test_model_reused_then_retrained(first, tmp_path):
+    d, res = first
+    assert "reusing" not in res.stderr
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "model.pt").write_bytes((d / "model.pt").read_bytes())
+    again = choreo(run_dir)
+    assert "reusing" in again.stderr and "training the choreography network" not in again.stderr
+    assert json.loads((run_dir / "metrics.json").read_text())["training"]["reused_model"] is True
+    assert (run_dir / "poses.h5").read_bytes() == (d / "poses.h5").read_bytes()
+    changed = choreo(run_dir, "choreo.hidden=12")
+    assert "reusing" not in changed.stderr and "training the choreography network" in changed.stderr
+    assert json.loads((run_dir / "metrics.json").read_text())["training"]["reused_model"] is False
+
+
+def test_bad_sources_are_user_errors(tmp_path):
+    res = run_stage("choreo", *TINY, *outputs(tmp_path), check=False)
+    assert res.returncode == 2 and "no training data" in res.stderr and "Traceback" not in res.stderr
+    missing = tmp_path / "nope.bvh"
+    res = run_stage("choreo", f"choreo.bvh=[{missing}]", *TINY, *outputs(tmp_path), check=False)
+    assert res.returncode == 2 and str(missing) in res.stderr and "Traceback" not in res.stderr
+    not_bvh = tmp_path / "notes.bvh"
+    not_bvh.write_text("hello\n")
+    res = run_stage("choreo", f"choreo.bvh=[{real_data('mocap', 'cmu_salsa_01.bvh')},{not_bvh}]", *TINY,
+                    *outputs(tmp_path), check=False)
+    assert res.returncode == 2 and str(not_bvh) in res.stderr and "Traceback" not in res.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.bvh"]  # no outputs, no temporaries
