@@ -107,3 +107,22 @@ def test_bad_sources_are_user_errors(tmp_path):
                     *outputs(tmp_path), check=False)
     assert res.returncode == 2 and str(not_bvh) in res.stderr and "Traceback" not in res.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["notes.bvh"]  # no outputs, no temporaries
+
+
+def test_steady_takes_out_the_drift_and_keeps_the_steps():
+    from dancenow.choreo.motion import JOINTS, ROOT
+    from dancenow.choreo.stage import steady
+
+    fps, n = 30.0, 1800
+    t = np.arange(n) / fps
+    dance = np.zeros((n, 25, 3), np.float32)
+    dance[:, JOINTS, 2] = 1
+    step = 0.3 * np.sin(2 * np.pi * 1.0 * t)  # a 1 Hz side step
+    dance[:, JOINTS, 0] = (0.05 * t * fps / 10 + step)[:, None] + np.arange(len(JOINTS))  # drifts 9 units in 60 s
+    out = steady(dance, fps)
+    root = out[:, ROOT, 0]
+    assert abs(dance[-1, ROOT, 0] - dance[0, ROOT, 0]) > 8 and np.ptp(root) < 1.0  # the drift is gone ...
+    middle = slice(200, n - 200)
+    assert np.corrcoef(root[middle], step[middle])[0, 1] > 0.99  # ... the steps stay
+    rel_in, rel_out = (d[:, JOINTS, 0] - d[:, [ROOT], 0] for d in (dance, out))
+    assert np.allclose(rel_in, rel_out, atol=1e-5)  # the body itself is untouched

@@ -40,6 +40,7 @@ DANCER_HEIGHT = 0.7       # fraction of the canvas height the dancer's nose-to-a
 FEET_AT = 0.95            # fraction of the canvas height where the dancer's (median) lower ankle stands
 MARGIN = 0.02             # keypoints stay this fraction of the canvas inside its border
 ENERGY_WINDOW_S = 2.0
+DRIFT_S = 4.0             # root motion slower than this is drift, taken out before placing the dance
 
 
 # ---- sources ----------------------------------------------------------------------------------------
@@ -156,6 +157,19 @@ def body_height(sequences):
     return float(np.median(ankles - allp[:, B["Nose"], 1]))
 
 
+def steady(dance, fps, seconds=DRIFT_S):
+    """The dance without the slow drift of its root: a centred moving average of the root over `seconds` is
+    subtracted from every joint. Integrating generated root velocities for a minute makes the dancer wander off;
+    the steps (faster than `seconds`) stay."""
+    root = dance[:, ROOT, :2].astype(np.float64)
+    k = max(1, min(len(root), int(round(seconds * fps))) | 1)  # odd, at most the dance's length
+    padded = np.pad(root, ((k // 2, k // 2), (0, 0)), mode="edge")
+    drift = np.stack([np.convolve(padded[:, i], np.ones(k) / k, mode="valid") for i in range(2)], axis=1)
+    out = dance.copy()
+    out[:, JOINTS, :2] -= (drift - drift[0])[:, None, :].astype(out.dtype)
+    return out
+
+
 def place(dance, height, width, extent):
     """Dance in body units [F, 25, 3] -> pixels on the canvas, and what was done (a dict)."""
     xy = dance[:, JOINTS, :2].astype(np.float64)
@@ -251,7 +265,7 @@ def run(cfg):
 
     unit = body_height(training)
     metrics = judge(dance, training, fps, unit, history)
-    body, placement = place(dance, height, width, unit)
+    body, placement = place(steady(dance, fps), height, width, unit)
     metrics["placement"] = {"height": height, "width": width, **placement}
     metrics["training"].update(reused_model=reused, sources=[{"kind": k, "path": str(p), "frames": len(x)}
                                                              for k, p, x in sources])
