@@ -54,7 +54,7 @@ class PoseFrameDataset(Dataset):
     """
 
     def __init__(self, frames_path, poses_path, frames=None, label_cache=None, temporal=False, scale=1,
-                 face_crop=None):
+                 face_crop=None, poses_sha256=None):
         self.frames_path = str(frames_path)
         with h5.open_input(frames_path, "frames") as f:
             if "frames" not in f or f["frames"].ndim != 4 or f["frames"].shape[3] != 3:
@@ -98,7 +98,7 @@ class PoseFrameDataset(Dataset):
             need = " and a person in the frame before" if self.temporal else ""
             raise UserError(f"{poses_path} has no frame with a person{need} in it among the training frames: "
                             f"nothing to train on")
-        self.poses_sha256 = h5.sha256_file(poses_path)
+        self.poses_sha256 = poses_sha256 or h5.sha256_file(poses_path)  # a caller with several datasets hashes once
         self.labels_path = None
         if label_cache is not None:
             self.labels_path = str(cache_label_maps(self.poses, self.poses_sha256, self.height, self.width,

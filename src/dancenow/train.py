@@ -365,7 +365,8 @@ def run(cfg):
         size = f"{H // scale}x{W // scale}"
         return PoseFrameDataset(c["frames"], c["poses"], frames, label_cache=workdir / f"labels_{size}.h5",
                                 temporal=c["temporal"], scale=scale,
-                                face_crop=face_cfg["crop"] if phase == "face" else None)
+                                face_crop=face_cfg["crop"] if phase == "face" else None,
+                                poses_sha256=probe.poses_sha256)
 
     def meta(phase_name, it):
         return dict(format_version=FORMAT_VERSION, dancenow_version=__version__, phase=phase_name, iteration=it,
