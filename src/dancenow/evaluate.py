@@ -24,7 +24,7 @@ from .io import h5
 from .io.atomic import atomic_path
 from .io.video import VideoWriter
 from .labels import MIN_CONFIDENCE
-from .lpips import load_lpips
+from .lpips import images_to_tensor, load_lpips
 from .pose.stage import estimate, merge
 from .render import generate
 from .train import amp_context, load_performer
@@ -46,8 +46,7 @@ def lpips_values(model, generated, real, device, batch=8):
     out = []
     with torch.no_grad():
         for s in range(0, len(real), batch):
-            a, b = (torch.from_numpy(np.ascontiguousarray(x[s:s + batch])).permute(0, 3, 1, 2).float()
-                    .div(127.5).sub(1).to(device) for x in (generated, real))
+            a, b = (images_to_tensor(x[s:s + batch], device) for x in (generated, real))
             out.append(model(a, b).float().cpu().numpy())
     return np.concatenate(out)
 

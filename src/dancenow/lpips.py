@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .data import to_device
 from .io.weights import load_state_dict, vgg_features
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,8 @@ def images_to_tensor(images, device=None):
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[None]
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device).permute(0, 3, 1, 2).float()
-    return x / 127.5 - 1
+    batch = {"x": torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)}
+    return to_device(batch, torch.device(device or "cpu"))["x"]
 
 
 def load_lpips(lin_path, backbone_path):

@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from .config import section
+from .data import to_device
 from .errors import UserError
 from .face import face_boxes
 from .io import h5
@@ -23,9 +24,10 @@ from .train import amp_context, load_performer
 log = logging.getLogger(__name__)
 
 
-def label_batch(poses, indices, height, width):
+def label_batch(poses, indices, height, width, device="cpu"):
+    """Label maps of frames `indices` as the generator's input: float [N,3,H,W] in [-1,1] on `device`."""
     labels = np.stack([draw_labels(poses, i, height, width) for i in indices])
-    return torch.from_numpy(labels).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return to_device({"label": torch.from_numpy(labels).permute(0, 3, 1, 2)}, torch.device(device))["label"]
 
 
 @torch.no_grad()
@@ -44,7 +46,7 @@ def generate(performer, poses, indices, height, width, device, batch_size=1, aut
         if performer.temporal and not person[idx[0]]:
             prev = None
         with autocast or contextlib.nullcontext():
-            final, prev = performer(label_batch(poses, idx, height, width).to(device), prev,
+            final, prev = performer(label_batch(poses, idx, height, width, device), prev,
                                     None if boxes is None else boxes[idx], None if boxes is None else has_face[idx])
         yield from to_uint8(final.float())
 
