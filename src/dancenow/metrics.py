@@ -9,6 +9,8 @@ import math
 import numpy as np
 import torch
 
+from .gaussian import gaussian_kernel
+
 SSIM_SIGMA = 1.5
 SSIM_WINDOW = 11  # skimage's 2 * int(3.5 * sigma + 0.5) + 1 for sigma 1.5
 SSIM_K1, SSIM_K2 = 0.01, 0.03
@@ -40,9 +42,7 @@ def _per_image(values, batched):
 
 def gaussian_window(size=SSIM_WINDOW, sigma=SSIM_SIGMA):
     """The normalized 1-D Gaussian of `size` taps (the 2-D SSIM window is its outer product), float64."""
-    x = np.arange(size, dtype=np.float64) - (size - 1) / 2
-    g = np.exp(-x ** 2 / (2 * sigma ** 2))
-    return g / g.sum()
+    return gaussian_kernel(sigma, (size - 1) // 2)
 
 
 def _gaussian_valid(x):

@@ -47,6 +47,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ...gaussian import gaussian_kernel as kernel
+
 COCO18 = ("nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "r_knee",
           "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear")
 N_KEYPOINTS = 18
@@ -87,10 +89,7 @@ class LimbCandidates(NamedTuple):
 
 def gaussian_kernel(sigma, truncate=4.0):
     """scipy.ndimage's 1-D Gaussian kernel: radius int(truncate * sigma + 0.5), normalised to sum 1 (float64)."""
-    r = int(truncate * float(sigma) + 0.5)
-    x = np.arange(-r, r + 1, dtype=np.float64)
-    k = np.exp(-0.5 * x * x / float(sigma) ** 2)
-    return k / k.sum()
+    return kernel(sigma, int(truncate * float(sigma) + 0.5))
 
 
 def _reflect_index(n, r):
