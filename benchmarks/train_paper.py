@@ -64,8 +64,7 @@ def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
         G = train.build_generator(gen_cfg).to(device)
         phase = train.face_phase(steps, c, gen_cfg, face_cfg, G.state_dict(), ds, vgg, device, autocast)
     else:
-        cfg_here = gen_cfg if name == "main" else dict(gen_cfg, ngf=c["ngf"] * 2 ** c["n_local_enhancers"],
-                                                       n_local_enhancers=0)
+        cfg_here = gen_cfg if name == "main" else train.coarse_config(gen_cfg)
         phase = train.generator_phase(name, steps, c, cfg_here, ds, vgg, device, autocast)
     batches = [to_device({k: v[None] for k, v in ds[i % len(ds)].items()}, device) for i in range(steps + warmup)]
     for b in batches[:warmup]:

@@ -212,6 +212,13 @@ def generator_config(c, height, width):
                 temporal=c["temporal"], height=height, width=width)
 
 
+def coarse_config(g):
+    """The global generator of a local-enhancer config `g`, alone, at its coarse size (the `global` phase)."""
+    n = g["n_local_enhancers"]
+    return dict(g, ngf=g["ngf"] * 2 ** n, n_local_enhancers=0, height=g["height"] // 2 ** n,
+                width=g["width"] // 2 ** n)
+
+
 def face_config(c):
     f = c["face"]
     if not f["enabled"]:
@@ -275,8 +282,7 @@ def generator_phase(name, iterations, c, gen_cfg, dataset, vgg, device, autocast
     """`global` (the coarse generator) or `main` (the full-size one, started from the coarse one's weights)."""
     G = build_generator(gen_cfg).to(device)
     if coarse_weights is not None:
-        coarse = build_generator(dict(gen_cfg, ngf=gen_cfg["ngf"] * 2 ** gen_cfg["n_local_enhancers"],
-                                      n_local_enhancers=0))
+        coarse = build_generator(coarse_config(gen_cfg))
         coarse.load_state_dict(coarse_weights)
         G.load_global(coarse)
     nets = {"G": G, **discriminators(c, gen_cfg["temporal"], device)}
@@ -399,9 +405,7 @@ def run(cfg):
                     phase = face_phase(iterations, c, gen_cfg, face_cfg, done["main"], dataset(name), vgg, device,
                                        autocast)
                 else:
-                    cfg_here = gen_cfg if name == "main" else dict(
-                        gen_cfg, ngf=c["ngf"] * 2 ** c["n_local_enhancers"], n_local_enhancers=0,
-                        height=H // 2 ** c["n_local_enhancers"], width=W // 2 ** c["n_local_enhancers"])
+                    cfg_here = gen_cfg if name == "main" else coarse_config(gen_cfg)
                     phase = generator_phase(name, iterations, c, cfg_here, dataset(name), vgg, device, autocast,
                                             done.get("global") if name == "main" else None)
                 start = 0
@@ -416,21 +420,19 @@ def run(cfg):
                 window = ckpt["window"] if ckpt is not None and ckpt["phase"] == name else None
                 ckpt = None
 
-                def save(it, phase=phase):
+                def save(it, window, phase=phase):
+                    """latest.pt at iteration `it` of this phase, with the losses summed since the last log."""
                     save_atomic(dict(format=FORMAT, phase=phase.name, done=done,
                                      nets={k: m.state_dict() for k, m in phase.nets.items()},
                                      opts={k: o.state_dict() for k, o in phase.opts.items()},
-                                     rng=rng_state(device), window=window_now[0],
-                                     meta=meta(phase.name, it)), latest)
+                                     rng=rng_state(device), window=window, meta=meta(phase.name, it)), latest)
 
-                window_now = [window]
                 phase.offset = sum(n for _, n in plan[:index])  # TensorBoard steps run on across the phases
-                train_phase(phase, start, c, seed + 1000 * index, device, world, is_main, info, writer, history,
-                            window_now, save)
+                train_phase(phase, start, window, c, seed + 1000 * index, device, world, is_main, info, writer,
+                            history, save)
                 done[name] = phase.nets["F" if name == "face" else "G"].state_dict()
                 if is_main:
-                    window_now[0] = None
-                    save(iterations)
+                    save(iterations, None)
         finally:
             if writer:
                 writer.close()
@@ -440,8 +442,9 @@ def run(cfg):
     info("wrote %s", output)
 
 
-def train_phase(phase, start, c, seed, device, world, is_main, info, writer, history, window_now, save):
-    """Iterations start+1 .. phase.iterations of one phase: steps, loss logging, samples, checkpoints, stopping."""
+def train_phase(phase, start, window, c, seed, device, world, is_main, info, writer, history, save):
+    """Iterations start+1 .. phase.iterations of one phase: steps, loss logging, samples, checkpoints, stopping.
+    `window`: the losses summed since the last log line of a resumed run (None: a fresh one)."""
     ds = phase.dataset
     sample_item = to_device({k: v[None] for k, v in ds[len(ds) // 2].items()}, device)
     ds.close()  # workers open their own handles
@@ -449,8 +452,7 @@ def train_phase(phase, start, c, seed, device, world, is_main, info, writer, his
                         sampler=ShuffleSampler(len(ds), seed, start * c["batch_size"], rank_and_size()[0], world),
                         pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
     batches = iter(loader)
-    window = window_now[0] or dict.fromkeys(phase.losses, 0.0) | {"steps": 0}
-    window = interned(window)
+    window = interned(window or dict.fromkeys(phase.losses, 0.0) | {"steps": 0})
     info("phase %s: %d samples, %d iterations, networks %s", phase.name, len(ds), phase.iterations,
          ", ".join(f"{k} {n_params(m):.2f}M" for k, m in phase.nets.items()))
     for m in phase.nets.values():
@@ -472,14 +474,12 @@ def train_phase(phase, start, c, seed, device, world, is_main, info, writer, his
             for k, v in losses.items():
                 window[k] += v
             window["steps"] += 1
-            window_now[0] = window
             bar.update(1)
             if it % c["log_every"] == 0:
                 n = window.pop("steps")
                 entry = {k: v / n for k, v in window.items()}
                 history.append({"phase": phase.name, "iteration": it, **entry})
                 window = dict.fromkeys(phase.losses, 0.0) | {"steps": 0}
-                window_now[0] = window
                 sec = (time.perf_counter() - t0) / max(1, it - t0_it)
                 t0, t0_it = time.perf_counter(), it
                 info("%s it %d/%d  %s  %.3f s/it", phase.name, it, phase.iterations,
@@ -494,12 +494,12 @@ def train_phase(phase, start, c, seed, device, world, is_main, info, writer, his
                 grid = (torch.cat([x[0].float() for x in images], dim=2).clamp(-1, 1) + 1) / 2
                 writer.add_image(f"{phase.name}: label | generated | real", grid.cpu(), phase.offset + it)
             if is_main and it % c["checkpoint_every"] == 0 and it < phase.iterations:
-                save(it)
+                save(it, window)
                 if writer:
                     writer.flush()
             if stop and it < phase.iterations:
                 if is_main:
-                    save(it)
+                    save(it, window)
                 info("told to stop: saved iteration %d of phase %s", it, phase.name)
                 raise Stopped(it)
     finally:
