@@ -107,11 +107,55 @@ def test_generate_is_seeded_sized_and_finite(trained):
     assert not M.has_nan(motion.decode(n1))
 
 
+def test_constrain_holds_every_bone_in_its_training_range_and_keeps_directions(trained):
+    net, _, f = trained
+    poses = motion.decode(f)
+    ranges = M.bone_ranges([poses])
+    x = (torch.from_numpy(f[:20]) - net.mean) / net.std
+    kept = motion.decode((net.constrain(x) * net.std + net.mean).numpy())
+    assert np.allclose(kept, poses[:20], atol=1e-4)  # training poses are within their own ranges: untouched
+
+    wild = poses[:20].copy()
+    el, wr, kn = B["LElbow"], B["LWrist"], B["LKnee"]
+    wild[:, wr, :2] = wild[:, el, :2] + 1.5 * (wild[:, wr, :2] - wild[:, el, :2])  # forearm 50 % too long
+    wild[:, kn, :2] = wild[:, B["LHip"], :2] + 0.2 * (wild[:, kn, :2] - wild[:, B["LHip"], :2])  # thigh squashed
+    assert M.bone_length_error(wild, ranges) > 0.4
+    fw = motion.encode(wild, scale=1.0)[0]
+    fixed = motion.decode((net.constrain((torch.from_numpy(fw) - net.mean) / net.std) * net.std + net.mean).numpy())
+    assert M.bone_length_error(fixed, ranges) < 1e-4
+    for a, b in ((el, wr), (B["LHip"], kn), (kn, B["LAnkle"])):  # every bone keeps its direction
+        u, v = fixed[:, b, :2] - fixed[:, a, :2], wild[:, b, :2] - wild[:, a, :2]
+        cos = (u * v).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)
+        assert np.allclose(cos, 1, atol=1e-5)
+    assert np.allclose(fixed[:, B["RAnkle"]], wild[:, B["RAnkle"]], atol=1e-4)  # the other leg was within range
+    g = motion.decode(M.generate(net, f[:10], 200))
+    assert M.bone_length_error(g, ranges) < 1e-4
+
+
+def test_selection_keeps_the_best_free_running_checkpoint():
+    f, _ = motion.encode(dance(300))
+    cfg = dict(hidden=16, layers=2, window=30, batch_size=8, iterations=60, lr=3e-3, select_every=20,
+               select_seconds=4)
+    net, hist = M.train([f], FPS, cfg)
+    scores = [c["score"] for c in hist["checks"]]
+    assert [c["iteration"] for c in hist["checks"]] == [20, 40, 60]
+    best = max(i for i, c in enumerate(hist["checks"]) if c["score"] == max(scores))  # ties: the later one
+    assert hist["iteration"] == hist["checks"][best]["iteration"]
+    again, _ = M.train([f], FPS, {**cfg, "iterations": hist["iteration"], "select_every": 0})
+    for k, v in net.state_dict().items():
+        assert torch.equal(v, again.state_dict()[k]), k
+    assert len(hist["loss"]) == 60
+
+
 def test_metrics_on_constructed_inputs():
     train = dance(300)
     rng = M.energy_range([train], FPS)
     assert 0 < rng[0] <= rng[1]
-    assert not M.frozen(M.motion_energy(train, FPS), rng)
+    every = M.motion_energy(train, FPS, stride=1)  # the range is over every 2 s window, not only 5 of them
+    assert len(every) == 300 - 60 and every.min() == rng[0] and every.max() == rng[1]
+    assert not M.frozen(M.motion_energy(train, FPS), rng) and M.energy_in_range(M.motion_energy(train, FPS), rng)
+    assert not M.energy_in_range(2 * M.motion_energy(train, FPS), rng)  # twice as wild: out of range, not frozen
+    assert not M.frozen(2 * M.motion_energy(train, FPS), rng)
 
     static = np.repeat(train[:1], 121, axis=0)  # 120 frame-to-frame steps: two 2 s windows
     e = M.motion_energy(static, FPS)
@@ -124,12 +168,18 @@ def test_metrics_on_constructed_inputs():
     assert double_speed.shape == (2,)
     assert double_speed.mean() == pytest.approx(2 * M.motion_energy(train[:241], FPS).mean(), rel=0.1)
 
-    refs = M.reference_bone_lengths([train[:1]])
-    assert len(refs) == 14 and M.bone_length_error(train[:1], refs) < 1e-6
-    stretched = train[:1].copy()
+    refs = M.bone_ranges([train])
+    assert len(refs) == 14 and M.bone_length_error(train, refs) == 0.0
     el, wr = B["RElbow"], B["RWrist"]
+    longest = int(np.argmax(np.linalg.norm(train[:, wr, :2] - train[:, el, :2], axis=-1)))
+    stretched = train[longest:longest + 1].copy()
     stretched[0, wr, :2] = stretched[0, el, :2] + 1.2 * (stretched[0, wr, :2] - stretched[0, el, :2])
     assert M.bone_length_error(stretched, refs) == pytest.approx(0.2, abs=1e-5)
+    shrunk = train[:1].copy()  # the torso at half its shortest length
+    neck, hip = B["Neck"], B["MidHip"]
+    shrunk[0, neck, :2] = shrunk[0, hip, :2] + 0.5 * refs[(neck, hip)][0] * (
+        (shrunk[0, neck, :2] - shrunk[0, hip, :2]) / np.linalg.norm(shrunk[0, neck, :2] - shrunk[0, hip, :2]))
+    assert M.bone_length_error(shrunk, refs) >= 0.5 - 1e-5
     broken = stretched.copy()
     broken[0, B["LKnee"], 0] = np.nan
     assert M.has_nan(broken) and M.bone_length_error(broken, refs) == float("inf")

@@ -13,15 +13,18 @@ Metrics (pure functions on decoded poses [F, 25, 3]; lengths in body heights: pa
 height in the poses' units, 1 for poses in body units as the BVH reader gives them):
 
 * `motion_energy`: per 2 s window, the mean speed of the joints relative to the root (body heights / s);
-  `energy_range`: its [min, max] over the training sequences. `frozen`: a generated window below `factor` (0.5)
-  x the training minimum, or below an absolute floor, means the dance froze.
-* `bone_length_error`: the largest relative deviation of a bone from the training skeleton's median length
-  (`reference_bone_lengths`); inf if a used keypoint is NaN/inf (`has_nan`).
+  `energy_range`: its [min, max] over every 2 s window of the training sequences. `frozen`: a generated window
+  below the training minimum; `energy_in_range`: every generated window within the training range.
+* `bone_length_error`: how far (relative) a bone's length leaves the range of its lengths in the training data
+  (`bone_ranges`; 2D bones foreshorten); above `BONE_TOLERANCE` (10 %) the dance fell apart; inf if a used
+  keypoint is NaN/inf (`has_nan`).
 * `novelty`: per generated window, the distance to its nearest training window; `copy_threshold`: below it the
   window is a replay of the training data.
 """
 
 import dataclasses
+import functools
+import logging
 
 import numpy as np
 import torch
@@ -30,6 +33,9 @@ from torch import nn
 from ..keypoints import BODY_PAIRS
 from . import motion
 from .motion import JOINTS, ROOT
+
+log = logging.getLogger(__name__)
+BONE_TOLERANCE = 0.1  # a dance whose bone_length_error exceeds it has fallen apart
 
 
 @dataclasses.dataclass
@@ -46,13 +52,19 @@ class ChoreoConfig:
     auto_condition: bool = True    # acLSTM training; False = plain teacher forcing
     condition_length: int = 5      # frames fed with the network's own output, per cycle
     ground_truth_length: int = 5   # frames fed with the ground truth, per cycle
+    select_every: int = 0          # every this many iterations, free-run the network and keep the best (0 = the last)
+    select_seconds: float = 60.0   # length of those free runs
+    select_seeds: int = 4          # how many of them (from different real windows) per check
+    select_temperature: float = 0.0  # the `generate` temperature of those runs
     seed: int = 0
 
 
 class ChoreoNet(nn.Module):
     """`layers` stacked LSTM (or GRU) layers of `hidden` units and a linear layer: features [N, T, D] (normalised)
     -> the prediction of the next frame's features at every step [N, T, D]. The features' normalisation (mean, std)
-    lives in buffers, so it is saved and loaded with the weights."""
+    lives in buffers, so it is saved and loaded with the weights, and so do the shortest and longest length of
+    every bone in the training data (`bone_lo`, `bone_hi`, in `skeleton_tree` order), which `constrain` holds the
+    generated skeleton to."""
 
     def __init__(self, dim, hidden=256, layers=3, cell="lstm"):
         super().__init__()
@@ -62,11 +74,38 @@ class ChoreoNet(nn.Module):
         self.out = nn.Linear(hidden, dim)
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
+        n_bones = len(skeleton_tree())
+        self.register_buffer("bone_lo", torch.zeros(n_bones))
+        self.register_buffer("bone_hi", torch.full((n_bones,), float("inf")))
+        self.constrain_bones = True  # generation holds bones within their training lengths (off: the raw network)
 
     def forward(self, x, state=None):
         """x [N, T, D] -> (next-frame predictions [N, T, D], recurrent state to continue from)."""
         h, state = self.rnn(x, state)
         return self.out(h), state
+
+    def set_skeleton(self, sequences):
+        """Take the bone length ranges of feature sequences (unnormalised, body units)."""
+        ranges = bone_ranges([motion.decode(s) for s in sequences])
+        for k, ((a, b), _, _) in enumerate(skeleton_tree()):
+            self.bone_lo[k], self.bone_hi[k] = ranges[(a, b)]
+
+    def constrain(self, features):
+        """Normalised features [..., D] -> the same with every bone's length clamped into its training range, walking
+        the skeleton from the root (a bone keeps its direction; its child joint and everything below move with it).
+        The root's velocity is untouched. In 2D a bone's length varies (it foreshortens), so a range and not a
+        length: the longest is its true length, beyond it the skeleton would come apart."""
+        f = features * self.std + self.mean
+        rel = f[..., 2:].unflatten(-1, (-1, 2))
+        r = JOINTS.index(ROOT)
+        xy = torch.cat([rel[..., :r, :], torch.zeros_like(rel[..., :1, :]), rel[..., r:, :]], dim=-2)
+        out = xy.clone()
+        for k, (_, p, c) in enumerate(skeleton_tree()):
+            v = xy[..., c, :] - xy[..., p, :]
+            n = v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+            out[..., c, :] = out[..., p, :] + v * (n.clamp(self.bone_lo[k], self.bone_hi[k]) / n)
+        rel = torch.cat([out[..., :r, :], out[..., r + 1:, :]], dim=-2).flatten(-2)
+        return (torch.cat([f[..., :2], rel], dim=-1) - self.mean) / self.std
 
 
 def _config(config):
@@ -106,8 +145,10 @@ def train(sequences, fps, config=None):
     model = ChoreoNet(dim, cfg.hidden, cfg.layers, cfg.cell)
     model.mean.copy_(torch.from_numpy(mean))
     model.std.copy_(torch.from_numpy(std))
+    model.set_skeleton(sequences)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    losses = []
+    losses, checks, best = [], [], None
+    check = _free_running_check(sequences, fps, cfg) if cfg.select_every > 0 else None
     model.train()
     for _ in range(cfg.iterations):
         which = rng.choice(len(seqs), size=cfg.batch_size, p=starts / starts.sum())
@@ -135,33 +176,100 @@ def train(sequences, fps, config=None):
         nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         losses.append(loss.item())
+        if len(losses) % max(1, cfg.iterations // 10) == 0:
+            log.info("iteration %d/%d: loss %.4f", len(losses), cfg.iterations, np.mean(losses[-50:]))
+        if check is not None and (len(losses) % cfg.select_every == 0 or len(losses) == cfg.iterations):
+            score = check(model)
+            checks.append({"iteration": len(losses), **score})
+            if best is None or score["score"] >= best[0]:
+                best = score["score"], len(losses), {k: v.clone() for k, v in model.state_dict().items()}
+            model.train()
     model.eval()
-    return model, {"loss": losses, "fps": fps, "config": dataclasses.asdict(cfg)}
+    history = {"loss": losses, "fps": fps, "config": dataclasses.asdict(cfg), "iteration": cfg.iterations}
+    if best is not None:
+        model.load_state_dict(best[2])
+        history.update(iteration=best[1], checks=checks)
+        log.info("kept the network of iteration %d: score %.2f of its free runs", best[1], best[0])
+    return model, history
+
+
+def _free_running_check(sequences, fps, cfg):
+    """A function model -> {score, bone_length_error (the worst run's)}: the network free-runs `select_seconds`
+    from `select_seeds` real windows (fixed here) at `select_temperature`; a run's score is the fraction of its
+    2 s windows that move as the training data does (motion energy within its range) and are not a copy of it
+    (novelty at least `copy_threshold`), 0 when its bones leave their training lengths by more than
+    `BONE_TOLERANCE` (or it made NaN); the check's score is the mean over the runs.
+
+    Why: the training loss measures one-step prediction from (mostly) real input, not what matters here, a minute
+    of the network's own output. That changes from one checkpoint to the next (on the CMU salsa a 3 x 128 LSTM fell
+    into a still pose after 2,000 iterations that danced at 600, and well-fitted ones replay the training windows),
+    so it is checked and the best kept, as early stopping on a validation measure would."""
+    poses = [motion.decode(s) for s in sequences]
+    trange = energy_range(poses, fps)
+    ranges = bone_ranges(poses)
+    window = max(2, int(round(2.0 * fps)))
+    usable = [p for p in poses if len(p) >= window]
+    threshold = copy_threshold(poses)
+    rng = np.random.default_rng([cfg.seed, 1])  # its own: checking must not change what training draws
+    seed_len = min(30, min(len(s) for s in sequences))
+    picks = [(i, int(rng.integers(len(sequences[i]) - seed_len + 1)))
+             for i in rng.integers(len(sequences), size=cfg.select_seeds)]
+    n = int(round(cfg.select_seconds * fps))
+
+    def check(model):
+        model.eval()
+        seeds = torch.from_numpy(np.stack([sequences[i][t:t + seed_len] for i, t in picks]).astype(np.float32))
+        noise = torch.Generator().manual_seed(cfg.seed)
+        out = _free_run(model, (seeds - model.mean) / model.std, n, cfg.select_temperature, noise)
+        scores, worst = [], 0.0
+        for f in (out * model.std + model.mean).numpy():
+            dance = motion.decode(f)
+            err = bone_length_error(dance, ranges)
+            worst = max(worst, err)
+            if err > BONE_TOLERANCE:
+                scores.append(0.0)
+                continue
+            e = motion_energy(dance, fps)
+            good = (e >= trange[0]) & (e <= trange[1])
+            if usable:
+                nov = novelty(dance, usable, window)
+                good[:len(nov)] &= nov[:len(good)] >= threshold
+            scores.append(float(good.mean()))
+        return {"score": float(np.mean(scores)), "bone_length_error": worst}
+    return check
 
 
 @torch.no_grad()
+def _free_run(model, seeds, n_frames, temperature=0.0, generator=None):
+    """Normalised seed windows [K, S, D] -> the next n_frames the network makes on its own [K, n_frames, D]."""
+    out, state = model(seeds, None)
+    nxt = out[:, -1:]
+    frames = []
+    for _ in range(n_frames):
+        if model.constrain_bones:
+            nxt = model.constrain(nxt)
+        frames.append(nxt)
+        if temperature > 0:  # the network reads a perturbed copy of its output; what it dances stays smooth
+            nxt = nxt + temperature * torch.randn(nxt.shape, generator=generator)
+        nxt, state = model(nxt, state)
+    return torch.cat(frames, dim=1) if frames else seeds.new_zeros((len(seeds), 0, seeds.shape[2]))
+
+
 def generate(model, seed_frames, n_frames, temperature=0.0, seed=0):
     """A new dance: features [n_frames, D] (unnormalised, as motion.encode gives them) following `seed_frames`
     [S, D] (real frames, S >= 1, not part of the output). The network reads the seed, then runs on its own
-    outputs; with `temperature` > 0 every output gets Gaussian noise of `temperature` feature standard deviations
-    (of the training data) before it is kept and fed back. The same seed gives the same dance."""
+    outputs, each held to the training skeleton's bone lengths (`ChoreoNet.constrain`). With `temperature` > 0 the
+    network reads back a copy of each output with Gaussian noise of `temperature` feature standard deviations (of
+    the training data): the dance itself has no noise (its frames are the network's predictions, smooth), but it
+    leaves the exact replay of a training dance that a deterministic run tends to fall into; an auto-conditioned
+    network is trained on imperfect input of this kind. The same seed gives the same dance."""
     model.eval()
     seed_frames = np.asarray(seed_frames, dtype=np.float32)
     if seed_frames.ndim != 2 or len(seed_frames) < 1 or seed_frames.shape[1] != model.dim:
         raise ValueError(f"seed_frames must be [S >= 1, {model.dim}], got {seed_frames.shape}")
-    gen = torch.Generator().manual_seed(seed)
     x = (torch.from_numpy(seed_frames) - model.mean) / model.std
-    out, state = model(x[None], None)
-    nxt = out[:, -1:]
-    frames = []
-    for _ in range(n_frames):
-        if temperature > 0:
-            nxt = nxt + temperature * torch.randn(nxt.shape, generator=gen)
-        frames.append(nxt[0, 0])
-        nxt, state = model(nxt, state)
-    if not frames:
-        return np.zeros((0, model.dim), dtype=np.float32)
-    return (torch.stack(frames) * model.std + model.mean).numpy().astype(np.float32)
+    gen = _free_run(model, x[None], n_frames, temperature, torch.Generator().manual_seed(seed))[0]
+    return (gen * model.std + model.mean).numpy().astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------------------- metrics
@@ -172,37 +280,41 @@ def _rel(poses, joints, unit):
     return (p - p[:, [list(joints).index(ROOT)]]) / unit
 
 
-def motion_energy(poses, fps, window_s=2.0, joints=JOINTS, unit=1.0):
-    """Per consecutive, non-overlapping `window_s` window of poses [F, 25, 3]: the mean speed (body heights per
-    second) of the joints relative to the root (MidHip), over the window's frame pairs and the joints other than
-    the root. Relative to the root, so a body that holds a pose while sliding across the floor (a constant root
-    velocity, a common way for a generator to fail) has energy 0 like one that stands still. A trailing part
-    shorter than a window is dropped, unless the sequence is shorter than one window: then it is one window.
-    Returns [n_windows]."""
+def motion_energy(poses, fps, window_s=2.0, joints=JOINTS, unit=1.0, stride=None):
+    """Per `window_s` window of poses [F, 25, 3] (one every `stride` frames; default: consecutive, non-overlapping):
+    the mean speed (body heights per second) of the joints relative to the root (MidHip), over the window's frame
+    pairs and the joints other than the root. Relative to the root, so a body that holds a pose while sliding
+    across the floor (a constant root velocity, a common way for a generator to fail) has energy 0 like one that
+    stands still. A trailing part shorter than a window is dropped, unless the sequence is shorter than one window:
+    then it is one window. Returns [n_windows]."""
     rel = _rel(poses, joints, unit)
     rel = np.delete(rel, list(joints).index(ROOT), axis=1)
     speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1).mean(axis=1) * fps  # [F - 1]
     w = max(1, int(round(window_s * fps)))
-    n = len(speed) // w
-    if n == 0:
+    if len(speed) < w:
         return np.array([speed.mean()]) if len(speed) else np.zeros(0)
-    return speed[:n * w].reshape(n, w).mean(axis=1)
+    sums = np.concatenate([[0.0], np.cumsum(speed)])
+    starts = np.arange(0, len(speed) - w + 1, stride or w)
+    return (sums[starts + w] - sums[starts]) / w
 
 
 def energy_range(sequences, fps, window_s=2.0, joints=JOINTS, unit=1.0):
-    """[min, max] of `motion_energy` over all windows of the training pose sequences."""
-    e = np.concatenate([motion_energy(s, fps, window_s, joints, unit) for s in sequences])
+    """[min, max] of `motion_energy` over every window (each start frame) of the training pose sequences."""
+    e = np.concatenate([motion_energy(s, fps, window_s, joints, unit, stride=1) for s in sequences])
     return np.array([e.min(), e.max()])
 
 
-def frozen(gen_energy, train_range, factor=0.5, floor=1e-3):
-    """Whether a generated dance froze: some window's energy is below max(factor x the training minimum, floor).
+def frozen(gen_energy, train_range):
+    """Whether a generated dance froze: some window moves less than the calmest window of the training data (the
+    least motion a dancer of this data set shows in `window_s`)."""
+    return bool(np.any(np.asarray(gen_energy) < float(train_range[0])))
 
-    Rule: the calmest 2 s of the training data is the least motion a dancer of this data set shows; a generated
-    window with less than half of it (factor 0.5: a margin for the training set not covering every calm moment)
-    is taken as a freeze. The absolute floor (1e-3 body heights/s, under 2 mm/s for a 1.7 m person: a still body)
-    keeps the rule working when the training data itself contains standing still."""
-    return bool(np.any(np.asarray(gen_energy) < max(factor * float(train_range[0]), floor)))
+
+def energy_in_range(gen_energy, train_range):
+    """Whether every window of a generated dance moves as much as some training window and no more than any: the
+    issue's "no freezing" criterion, which also catches a dance that shakes itself apart."""
+    e = np.asarray(gen_energy)
+    return bool(np.all((e >= float(train_range[0])) & (e <= float(train_range[1]))))
 
 
 def bones(joints=JOINTS):
@@ -211,11 +323,29 @@ def bones(joints=JOINTS):
     return [(a, b) for a, b in BODY_PAIRS if a in js and b in js]
 
 
-def reference_bone_lengths(sequences, joints=JOINTS):
-    """{bone: median length over every frame of the training pose sequences} for `bones(joints)`."""
+@functools.lru_cache
+def skeleton_tree(joints=JOINTS):
+    """The bones among `joints` walked from the root, parents first: [((a, b) as in BODY_PAIRS, index of the parent
+    in `joints`, index of the child)]."""
+    idx = {j: i for i, j in enumerate(joints)}
+    todo, seen, order = bones(joints), {ROOT}, []
+    while todo:
+        (a, b) = next(bone for bone in todo if (bone[0] in seen) != (bone[1] in seen))
+        parent, child = (a, b) if a in seen else (b, a)
+        order.append(((a, b), idx[parent], idx[child]))
+        seen.add(child)
+        todo.remove((a, b))
+    return tuple(order)
+
+
+def bone_ranges(sequences, joints=JOINTS):
+    """{bone: (shortest, longest) length over every frame of the training pose sequences} for `bones(joints)`."""
     allp = np.concatenate([np.asarray(s, dtype=np.float64) for s in sequences])
-    return {(a, b): float(np.median(np.linalg.norm(allp[:, a, :2] - allp[:, b, :2], axis=-1)))
-            for a, b in bones(joints)}
+    out = {}
+    for a, b in bones(joints):
+        length = np.linalg.norm(allp[:, a, :2] - allp[:, b, :2], axis=-1)
+        out[(a, b)] = (float(length.min()), float(length.max()))
+    return out
 
 
 def has_nan(poses, joints=JOINTS):
@@ -223,18 +353,25 @@ def has_nan(poses, joints=JOINTS):
     return not np.isfinite(np.asarray(poses)[:, list(joints), :2]).all()
 
 
-def bone_length_error(poses, reference_lengths, joints=JOINTS):
-    """The largest relative deviation |length / reference - 1| of any bone in `reference_lengths` (bones among
-    `joints`, e.g. from `reference_bone_lengths`) over all frames of poses [F, 25, 3]; inf when a used keypoint is
-    NaN/inf. Both in the same units. In 2D a bone pointing at the camera looks shorter, so compare with the same
-    measure on the training sequences rather than with 0."""
+def bone_length_error(poses, ranges, joints=JOINTS):
+    """How far the bones of poses [F, 25, 3] leave the lengths the training skeleton shows (`bone_ranges`): the
+    largest relative excess, over bones and frames, of a length above its training longest (length / longest - 1)
+    or below its training shortest (1 - length / shortest); 0 when every bone stays within its training range, inf
+    when a used keypoint is NaN/inf. Both in the same units.
+
+    Why a range and not one length per bone: the poses are 2D, and a bone that turns towards the camera looks
+    shorter (the CMU salsa's forearm projects from 0.004 to 0.46 torso lengths). Its longest projection is its true
+    length, so a bone longer than that by more than 10 % means the skeleton came apart; its shortest is the most
+    foreshortening the data shows (a lower bound that matters for bones that never turn away, like the torso)."""
     if has_nan(poses, joints):
         return float("inf")
     p = np.asarray(poses, dtype=np.float64)
     worst = 0.0
-    for (a, b), ref in reference_lengths.items():
+    for (a, b), (lo, hi) in ranges.items():
         length = np.linalg.norm(p[:, a, :2] - p[:, b, :2], axis=-1)
-        worst = max(worst, float(np.abs(length / ref - 1.0).max()))
+        worst = max(worst, float((length / hi - 1.0).max()))
+        if lo > 0:
+            worst = max(worst, float((1.0 - length / lo).max()))
     return worst
 
 

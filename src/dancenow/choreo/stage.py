@@ -35,7 +35,8 @@ from .motion import JOINTS, ROOT
 log = logging.getLogger(__name__)
 
 OUTPUTS = ("output", "video", "metrics", "model")
-TRAIN_KEYS = ("hidden", "layers", "window", "batch_size", "iterations", "lr", "auto_condition")
+TRAIN_KEYS = ("hidden", "layers", "window", "batch_size", "iterations", "lr", "auto_condition", "select_every",
+              "select_seconds", "temperature")  # temperature: the model selection's free runs use it
 DANCER_HEIGHT = 0.7       # fraction of the canvas height the dancer's nose-to-ankle extent takes
 FEET_AT = 0.95            # fraction of the canvas height where the dancer's (median) lower ankle stands
 MARGIN = 0.02             # keypoints stay this fraction of the canvas inside its border
@@ -123,7 +124,8 @@ def load_cached(path, key):
         log.warning("model %s is not a usable choreo model (%s): training anew", path, e)
         return None
     net.eval()
-    return net, {"loss": list(saved["loss"]), "config": cfg}
+    return net, {"loss": list(saved["loss"]), "config": cfg, "iteration": saved["iteration"],
+                 "checks": saved["checks"]}
 
 
 def train_or_reuse(c, seed, sources, features):
@@ -134,7 +136,10 @@ def train_or_reuse(c, seed, sources, features):
         return cached[0], cached[1], True
     cfg = model_mod.ChoreoConfig(hidden=int(c["hidden"]), layers=int(c["layers"]), window=int(c["window"]),
                                  batch_size=int(c["batch_size"]), iterations=int(c["iterations"]),
-                                 lr=float(c["lr"]), auto_condition=bool(c["auto_condition"]), seed=int(seed))
+                                 lr=float(c["lr"]), auto_condition=bool(c["auto_condition"]),
+                                 select_every=int(c["select_every"]), select_seconds=float(c["select_seconds"]),
+                                 select_temperature=float(c["temperature"]),
+                                 seed=int(seed))
     if max(len(f) for f in features) < cfg.window + 1:
         raise UserError(f"choreo: no source has the {cfg.window + 1} frames of a training window at "
                         f"{c['fps']} fps (longest: {max(len(f) for f in features)}); lower choreo.window")
@@ -143,7 +148,8 @@ def train_or_reuse(c, seed, sources, features):
     net, history = model_mod.train(features, float(c["fps"]), cfg)
     with atomic_path(c["model"]) as tmp:
         torch.save({"key": key, "config": dataclasses.asdict(cfg), "dim": net.dim, "state_dict": net.state_dict(),
-                    "loss": [float(x) for x in history["loss"]]}, tmp)
+                    "loss": [float(x) for x in history["loss"]], "iteration": history["iteration"],
+                    "checks": history.get("checks", [])}, tmp)
     log.info("training loss %.4f -> %.4f; saved %s", history["loss"][0], history["loss"][-1], c["model"])
     return net, history, False
 
@@ -200,7 +206,7 @@ def place(dance, height, width, extent):
 def judge(dance, training, fps, unit, history):
     energy = model_mod.motion_energy(dance, fps, ENERGY_WINDOW_S, unit=unit)
     trange = model_mod.energy_range(training, fps, ENERGY_WINDOW_S, unit=unit)
-    ref = model_mod.reference_bone_lengths(training)
+    bone_error = model_mod.bone_length_error(dance, model_mod.bone_ranges(training))
     window = max(2, int(round(ENERGY_WINDOW_S * fps)))
     usable = [s for s in training if len(s) >= window]
     nov = model_mod.novelty(dance, usable, window, unit=unit) if usable and len(dance) >= window else np.zeros(0)
@@ -213,9 +219,12 @@ def judge(dance, training, fps, unit, history):
         "motion_energy": {"window_s": ENERGY_WINDOW_S, "per_window": fin(energy),
                           "min": float(energy.min()), "max": float(energy.max()), "training_range": fin(trange)},
         "frozen": model_mod.frozen(energy, trange),
-        "frozen_rule": "some 2 s window's energy < max(0.5 x the training minimum, 1e-3 body heights/s)",
-        "bone_length_error": model_mod.bone_length_error(dance, ref),
-        "bone_length_error_training": float(max(model_mod.bone_length_error(s, ref) for s in training)),
+        "frozen_rule": "some 2 s window moves less than the calmest 2 s of the training data",
+        "energy_in_range": model_mod.energy_in_range(energy, trange),
+        "bone_length_error": bone_error,
+        "bone_length_rule": "the largest relative excess of a bone's length beyond the range of its 2D lengths in the "
+                            f"training data (0 = always within it); fallen apart above {model_mod.BONE_TOLERANCE}",
+        "fell_apart": bool(bone_error > model_mod.BONE_TOLERANCE),
         "nan": model_mod.has_nan(dance),
         "novelty": {"window_frames": window, "per_window": fin(nov),
                     "min": float(nov.min()) if len(nov) else None,
@@ -224,8 +233,10 @@ def judge(dance, training, fps, unit, history):
                     "copy_rule": "a window nearer than 2 x the training data's median frame-to-frame root-aligned "
                                  "joint motion to some training window is a copy",
                     "copied_windows": int((nov < thr).sum())},
+        "novel": bool(len(nov) and (nov >= thr).all()),
         "training": {"loss_first": float(history["loss"][0]), "loss_last": float(history["loss"][-1]),
-                     "iterations": len(history["loss"])},
+                     "iterations": len(history["loss"]), "kept_iteration": int(history["iteration"]),
+                     "free_running_checks": history.get("checks", [])},
     }
 
 
@@ -233,9 +244,11 @@ def judge(dance, training, fps, unit, history):
 
 def _check(c):
     for k in ("seconds", "height", "width", "seed_frames", "window", "hidden", "layers", "batch_size",
-              "iterations"):
+              "iterations", "select_seconds"):
         if not isinstance(c[k], (int, float)) or isinstance(c[k], bool) or not c[k] > 0:
             raise UserError(f"choreo.{k} must be a positive number, not {c[k]!r}")
+    if not (isinstance(c["select_every"], int) and c["select_every"] >= 0):
+        raise UserError(f"choreo.select_every must be an integer >= 0, not {c['select_every']!r}")
     if not (isinstance(c["temperature"], (int, float)) and c["temperature"] >= 0):
         raise UserError(f"choreo.temperature must be >= 0, not {c['temperature']!r}")
     for k in ("bvh", "poses"):
