@@ -20,7 +20,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile $(PROFILE)
-	@echo "demo done: results/grid.mp4, results/transfer/*/*.mp4"
+	@echo "demo done: results/grid.mp4, results/transfer/*/*.mp4, results/choreo/grid.mp4"
 
 test: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra

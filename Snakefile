@@ -12,6 +12,7 @@ include: "workflow/rules/normalize.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/choreo.smk"
 
 
 rule all:
@@ -19,3 +20,4 @@ rule all:
         expand(f"{RESULTS}/transfer/{{target}}/{{target}}.mp4", target=TARGETS),
         f"{RESULTS}/grid.mp4",
         evaluation_outputs(),
+        choreo_outputs(),

@@ -122,11 +122,11 @@ def test_time_limit_requeues_and_resumes_as_an_uninterrupted_run(small_target, t
 @pytest.mark.slow
 def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
     """The driver itself as a Slurm job (profiles/slurm/submit-driver.sh), every stage as a job of its own."""
-    cpus = {"train": 2}  # as many threads as the local run's train rule had: the same float sums, the same bytes
+    cpus = {"train": 2, "choreo": 2}  # as many threads as the local run's rules had: the same float sums and bytes
     write_config(tmp_path, overrides={stage: [f"resources.{stage}.cpus_per_task={cpus.get(stage, 1)}",
                                               f"resources.{stage}.mem_gb=2", "slurm.poll_s=5"]
                                       for stage in ("extract", "pose", "normalize", "train", "render", "grid", "evaluate",
-                                                    "compare")})
+                                                    "compare", "choreo")})
     driver_log = tmp_path / "driver.log"
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     res = subprocess.run(["sbatch", "--wait", "--parsable", f"--output={driver_log}", f"--chdir={REPO}",
@@ -135,18 +135,18 @@ def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
                          env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, driver_log.read_text()[-6000:]
     logs = list((tmp_path / "results" / "logs").rglob("*.log"))
-    assert len(logs) == 10 and all("runs as Slurm job" in p.read_text() for p in logs)
+    assert len(logs) == 14 and all("runs as Slurm job" in p.read_text() for p in logs)  # 4 of them the choreo's
 
     local, slurm = tiny_run / "results", tmp_path / "results"
     for f in ("videos/dancer_man/frames.h5", "videos/dancer_man/poses.h5", "videos/target_woman/frames.h5",
               "videos/target_woman/poses.h5", "transfer/target_woman/normalized.h5",
-              "evaluate/target_woman/metrics.json"):
+              "evaluate/target_woman/metrics.json", "choreo/dance.h5", "choreo/target_woman/normalized.h5"):
         assert (slurm / f).read_bytes() == (local / f).read_bytes(), f
     ref, got = (torch.load(r / "models/target_woman/generator.pt", weights_only=True) for r in (local, slurm))
     assert got["meta"]["history"] == ref["meta"]["history"]
     assert all(torch.equal(got["generator"][k], v) for k, v in ref["generator"].items())
-    with h5py.File(local / "transfer/target_woman/generated.h5") as a, \
-            h5py.File(slurm / "transfer/target_woman/generated.h5") as b:
-        assert (a["frames"][()] == b["frames"][()]).all()
+    for f in ("transfer/target_woman/generated.h5", "choreo/target_woman/generated.h5"):
+        with h5py.File(local / f) as a, h5py.File(slurm / f) as b:
+            assert (a["frames"][()] == b["frames"][()]).all(), f
     res = snakemake(tmp_path, "--dry-run", profile="slurm")
     assert "Nothing to be done" in res.stdout + res.stderr, res.stdout

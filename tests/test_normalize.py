@@ -109,6 +109,23 @@ def test_recovers_known_scale_and_offset():
         assert (out[src[part][..., 2] == 0] == 0).all()  # missing stays missing
 
 
+def test_heights_end_at_the_head_keypoints_both_videos_have():
+    # a made-up dance (`dancenow choreo`) has a nose but no eyes or ears; the target has all of them
+    s, b = 0.8, np.array([10.0, -30.0])
+    tgt = transform(make_poses(*walk(120, far=200, close=400, horizon=40, gain=0.9), seed=8), s, b)
+    src = make_poses(*walk(120, far=200, close=400, horizon=40, gain=0.9), seed=8)
+    src["body"][:, [15, 16, 17, 18]] = 0.0  # REye, LEye, REar, LEar
+    scale, translation, stats = fit_normalization(src["body"], tgt["body"])
+    assert stats["head_keypoints"] == "Nose"
+    np.testing.assert_allclose(scale, s, atol=1e-4)  # eyes-to-ankle over nose-to-ankle would be 3 % too big
+    np.testing.assert_allclose(translation[:, 1], b[1], atol=1e-4)  # (x: the mean x of other keypoints)
+    full = fit_normalization(tgt["body"], tgt["body"])[2]
+    assert full["head_keypoints"] == "Nose,REye,LEye,REar,LEar"
+    src["body"][:, 0] = 0.0  # no head keypoint at all
+    with pytest.raises(UserError, match="no head keypoint"):
+        fit_normalization(src["body"], tgt["body"])
+
+
 def test_scale_interpolates_between_far_and_close():
     # source: horizon at y=40, height 0.9 (y - 40); target films from elsewhere: horizon at 150, stronger perspective
     src_ankle, src_h, src_x = pause_walk(200, 400, pause=20, steps=10, horizon=40, gain=0.9)

@@ -9,11 +9,12 @@ from pathlib import Path
 import cv2
 import h5py
 import hdf5plugin  # noqa: F401  (frames are Blosc-compressed)
+import numpy as np
 import pytest
 import torch
 import yaml
 
-from conftest import real_data, snakemake, write_config
+from conftest import CHOREO_SECONDS, real_data, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +56,45 @@ def test_every_output_has_the_right_frames_fps_and_size(tiny_run):
     assert (n, fps) == (102, 20.0) and w == 3 * 128 and h > 128
 
 
+def lower_ankle_y(body, min_confidence=0.3):
+    ok = (body[:, [11, 14], 2] >= min_confidence).all(axis=1)
+    return body[ok][:, [11, 14], 1].max(axis=1), body[ok][:, 0, 1]  # and the nose's y in those frames
+
+
+def test_the_made_up_dance_is_performed_by_every_target(tiny_run):
+    r = tiny_run / "results" / "choreo"
+    with h5py.File(r / "dance.h5") as f:  # choreo.fps (30) x choreo.seconds, on the tiny preset's canvas
+        assert f["body"].shape == (CHOREO_SECONDS * 30, 25, 3)
+        assert (f.attrs["fps"], f.attrs["height"], f.attrs["width"]) == (30.0, 128, 128)
+    n = CHOREO_SECONDS * 30
+    assert video_info(r / "dance.mp4") == (n, 30.0, 128, 128)
+    assert json.loads((r / "metrics.json").read_text())["frames"] == n
+    assert (r / "model.pt").is_file()  # reused by the next run with the same settings, not a Snakemake output
+
+    for transfer, audio in ((r, None), (tiny_run / "results" / "transfer", "results/videos/dancer_man/audio.m4a")):
+        with h5py.File(transfer / "target_woman" / "generated.h5") as f:  # the made-up dance has no music
+            assert json.loads(f.attrs["config"])["audio"] == audio
+    with h5py.File(r / "target_woman" / "generated.h5") as f:
+        assert f["frames"].shape == (n, 128, 128, 3) and f.attrs["fps"] == 30.0
+    assert video_info(r / "target_woman" / "target_woman.mp4") == (n, 30.0, 128, 128)
+    frames, fps, w, h = video_info(r / "grid.mp4")  # stick figure | target_woman: no source column
+    assert (frames, fps) == (n, 30.0) and w == (1 + 1) * 128 and h > 128
+
+    # normalized into the target's frame: feet on her floor, her standing height, her place in the picture
+    with h5py.File(tiny_run / "results" / "videos" / "target_woman" / "poses.h5") as f:
+        target = f["body"][()]
+    with h5py.File(r / "target_woman" / "normalized.h5") as f:
+        dance = f["body"][()]
+        assert dance.shape == (n, 25, 3) and (f.attrs["height"], f.attrs["width"]) == (128, 128)
+    (t_ankle, t_nose), (d_ankle, d_nose) = lower_ankle_y(target), lower_ankle_y(dance)
+    assert len(d_ankle) == n and abs(np.median(d_ankle) - np.median(t_ankle)) < 2.0
+    standing = np.percentile(t_ankle - t_nose, 90)  # she also bends down: her height standing up
+    assert abs(np.median(d_ankle - d_nose) / standing - 1) < 0.1
+    assert abs(np.median(dance[:, 8, 0]) - np.median(target[:, 8, 0])) < 0.1 * 128  # mid-hip x
+    xy = dance[..., :2][dance[..., 2] > 0]
+    assert (xy >= 0).all() and (xy <= 128).all()
+
+
 def test_evaluation_of_the_held_out_frames_and_the_report(tiny_run, tmp_path):
     r = tiny_run / "results"
     m = json.loads((r / "evaluate" / "target_woman" / "metrics.json").read_text())
@@ -69,7 +109,8 @@ def test_evaluation_of_the_held_out_frames_and_the_report(tiny_run, tmp_path):
     assert "<th>target_woman</th>" in table and f"{m['ssim']['mean']:.4f}" in table
     snakemake(tiny_run, "--report", str(tmp_path / "report.html"))
     report = (tmp_path / "report.html").read_text()
-    assert all(name in report for name in ("heldout.mp4", "evaluate.png", "metrics.html", "grid.mp4"))
+    assert all(name in report for name in ("heldout.mp4", "evaluate.png", "metrics.html", "grid.mp4", "dance.mp4",
+                                           "Choreography"))
 
 
 def test_ablation_rules_train_and_compare_three_variants(tiny_run):
@@ -101,12 +142,48 @@ def test_changing_render_settings_reruns_only_render(tiny_run):
         before = f["frames"][()]
     write_config(tiny_run, overrides={"render": ["render.crf=28"]})
     planned = jobs_planned(snakemake(tiny_run, "--dry-run"))
-    assert planned == {"render", "grid", "all"}, planned
+    assert planned == {"render", "grid", "render_choreo", "grid_choreo", "all"}, planned
     snakemake(tiny_run)
     with h5py.File(generated) as f:  # the same generator and poses give the same frames, bit for bit
         assert (f["frames"][()] == before).all() and '"crf": 28' in f.attrs["config"]
     write_config(tiny_run)
     snakemake(tiny_run)
+
+
+def test_changing_the_dance_length_reruns_the_dance_and_its_renders_not_training(tiny_run):
+    r = tiny_run / "results"
+    generator = r / "models" / "target_woman" / "generator.pt"
+    trained = generator.stat().st_mtime_ns
+    write_config(tiny_run, choreo={"seconds": 2})
+    try:
+        planned = jobs_planned(snakemake(tiny_run, "--dry-run"))
+        assert planned == {"choreo", "normalize_choreo", "render_choreo", "grid_choreo", "all"}, planned
+        snakemake(tiny_run)
+        assert "reusing the trained model" in (r / "logs" / "choreo.log").read_text()  # same training settings
+        assert video_info(r / "choreo" / "target_woman" / "target_woman.mp4")[0] == 60
+        assert video_info(r / "choreo" / "grid.mp4")[0] == 60
+        assert generator.stat().st_mtime_ns == trained
+    finally:
+        write_config(tiny_run)
+        snakemake(tiny_run)
+    assert video_info(r / "choreo" / "grid.mp4")[0] == CHOREO_SECONDS * 30
+
+
+def test_choreo_config_errors_are_clear_and_make_nothing(tmp_path):
+    write_config(tmp_path, choreo={"source_poses": False})  # and no BVH files
+    res = snakemake(tmp_path, check=False)
+    assert res.returncode != 0 and "choreo has nothing to learn from" in res.stderr, res.stderr[-2000:]
+    missing = tmp_path / "salsa.bvh"
+    write_config(tmp_path, choreo={"bvh": [str(missing)]})
+    res = snakemake(tmp_path, check=False)
+    assert res.returncode != 0 and "BVH file" in res.stderr and str(missing) in res.stderr, res.stderr[-2000:]
+    write_config(tmp_path, choreo={"seconds": 0})
+    res = snakemake(tmp_path, check=False)
+    assert res.returncode != 0 and "seconds" in res.stderr, res.stderr[-2000:]
+    write_config(tmp_path, choreo={"enabled": False, "source_poses": False})  # nothing asked: nothing to check
+    planned = jobs_planned(snakemake(tmp_path, "--dry-run"))
+    assert "choreo" not in planned and "render" in planned, planned
+    assert not (tmp_path / "results").exists()
 
 
 def test_config_errors_are_clear_and_make_nothing(tmp_path):

@@ -1,5 +1,9 @@
-"""grid: source dancer | extracted pose | every target, side by side, with the music."""
+"""grid: source dancer | extracted pose | every target, side by side, with the music.
 
+Without source frames (`grid.source_frames=null`, e.g. a dance made up by `dancenow choreo`): pose | every target,
+at the fps and canvas of the poses."""
+
+import contextlib
 import logging
 
 import cv2
@@ -33,24 +37,33 @@ def run(cfg):
         raise UserError("grid.targets and grid.names must have the same length")
     tile_h = even_size(int(c["tile_height"]))
     poses = h5.read_poses(c["source_poses"])
-    sources = [h5.open_input(p, "generated frames") for p in c["targets"]]
-    try:
-        with h5.open_input(c["source_frames"], "source frames") as src:
+    with contextlib.ExitStack() as stack:
+        if c["source_frames"] is None:  # no source video (a made-up dance): pose | targets
+            frames = None
+            attrs = poses["attrs"]
+            if not all(k in attrs for k in ("fps", "height", "width")):
+                raise UserError(f"{c['source_poses']} lacks the fps, height and width attributes that a grid without "
+                                f"grid.source_frames needs")
+            n, fh, fw, fps = len(poses["body"]), int(attrs["height"]), int(attrs["width"]), float(attrs["fps"])
+        else:
+            src = stack.enter_context(h5.open_input(c["source_frames"], "source frames"))
             frames = src["frames"]
             n, fh, fw = frames.shape[:3]
             fps = float(src.attrs["fps"])
-            for name, g in zip(c["names"], sources):
-                if g["frames"].shape[0] != n:
-                    raise UserError(f"target {name} has {g['frames'].shape[0]} rendered frames, the source {n}")
-            def row(i):
-                tiles = [tile(frames[i], tile_h, "source"), tile(draw_labels(poses, i, fh, fw), tile_h, "pose")]
-                return np.hstack(tiles + [tile(g["frames"][i], tile_h, nm) for nm, g in zip(c["names"], sources)])
+            if len(poses["body"]) != n:
+                raise UserError(f"{c['source_poses']} has {len(poses['body'])} frames, {c['source_frames']} {n}")
+        sources = [stack.enter_context(h5.open_input(p, "generated frames")) for p in c["targets"]]
+        for name, g in zip(c["names"], sources):
+            if g["frames"].shape[0] != n:
+                raise UserError(f"target {name} has {g['frames'].shape[0]} rendered frames, the source {n}")
 
-            height, width = row(0).shape[:2]
-            with atomic_path(c["output"]) as tmp, VideoWriter(tmp, width, height, fps, c["audio"], c["crf"]) as w:
-                for i in tqdm(range(n), desc="grid", unit="frame", leave=False):
-                    w.write(row(i))
-    finally:
-        for g in sources:
-            g.close()
+        def row(i):
+            tiles = [] if frames is None else [tile(frames[i], tile_h, "source")]
+            tiles.append(tile(draw_labels(poses, i, fh, fw), tile_h, "pose"))
+            return np.hstack(tiles + [tile(g["frames"][i], tile_h, nm) for nm, g in zip(c["names"], sources)])
+
+        height, width = row(0).shape[:2]
+        with atomic_path(c["output"]) as tmp, VideoWriter(tmp, width, height, fps, c["audio"], c["crf"]) as w:
+            for i in tqdm(range(n), desc="grid", unit="frame", leave=False):
+                w.write(row(i))
     log.info("wrote %s (%d frames, %dx%d)", c["output"], n, width, height)

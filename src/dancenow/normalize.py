@@ -6,7 +6,8 @@ Every video gets, per frame, from its BODY_25 body (keypoints with confidence >=
 * ankle y: the y of the lower (larger y, nearer the camera) confident ankle;
 * head y: the y of the highest confident face keypoint among Nose, REye, LEye, REar, LEar (eye level: OpenPose and
   mediapipe have no top-of-head keypoint; the neck is not used, it would make heights of frames with and without a
-  visible face incomparable);
+  visible face incomparable). Only those of the five that both videos have (confident in some frame) count, so that
+  both heights end at the same point: a dance made up by `dancenow choreo` has a nose but no eyes or ears;
 * body height: ankle y - head y, only in "full-body" frames (both ankles and at least one face keypoint confident,
   head above the ankles).
 
@@ -47,7 +48,7 @@ from .config import section
 from .errors import UserError
 from .io import h5
 from .io.atomic import atomic_path
-from .keypoints import ANKLES, B
+from .keypoints import ANKLES, B, BODY_25
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,18 @@ def clean(kp):
     return kp
 
 
-def frame_measures(body, min_confidence):
-    """Per frame of a BODY_25 [N, 25, 3]: ankle y (lower confident ankle), body height and full-body flag, mean x.
+def head_keypoints(bodies, min_confidence):
+    """The HEAD keypoints confident (>= min_confidence) in some frame of every BODY_25 [N, 25, 3] of `bodies`."""
+    have = [(clean(b)[..., 2] >= min_confidence).any(axis=0) for b in bodies]
+    return tuple(k for k in HEAD if all(h[k] for h in have))
+
+
+def frame_measures(body, min_confidence, head=HEAD):
+    """Per frame of a BODY_25 [N, 25, 3]: ankle y (lower confident ankle), body height (to the highest confident
+    keypoint of `head`) and full-body flag, mean x.
 
     Returns a dict of float64 [N] arrays (NaN where not measurable) and a bool [N] 'full'."""
+    head = list(head)
     body = clean(body)
     if body.shape[1] != 25:
         raise UserError(f"body keypoints must be BODY_25 ([N, 25, 3]), not {list(body.shape)}")
@@ -79,8 +88,8 @@ def frame_measures(body, min_confidence):
     ankle_ok = conf_ok[:, list(ANKLES)]
     ankle_y = np.where(ankle_ok, y[:, list(ANKLES)], -np.inf).max(axis=1)
     ankle_y[~ankle_ok.any(axis=1)] = np.nan
-    head_ok = conf_ok[:, list(HEAD)]
-    head_y = np.where(head_ok, y[:, list(HEAD)], np.inf).min(axis=1)
+    head_ok = conf_ok[:, head]
+    head_y = np.where(head_ok, y[:, head], np.inf).min(axis=1)
     head_y[~head_ok.any(axis=1)] = np.nan
     height = ankle_y - head_y
     full = ankle_ok.all(axis=1) & head_ok.any(axis=1)
@@ -103,9 +112,9 @@ def _heights_near(ankle, heights, y0, band, height_percentile):
 
 
 def video_stats(body, name, *, min_confidence, ankle_percentile, close_tolerance, height_percentile,
-                min_depth_range):
+                min_depth_range, head=HEAD):
     """Far/close/median ankle y and the body heights there of one video (a dict of floats), plus its measures."""
-    m = frame_measures(body, min_confidence)
+    m = frame_measures(body, min_confidence, head)
     full = m["full"]
     if not full.any():
         raise UserError(f"cannot normalize: the {name} has no frame that shows the whole body (both ankles and the "
@@ -149,14 +158,18 @@ def fit_normalization(src_body, tgt_body, *, min_confidence=0.3, ankle_percentil
     src_width/tgt_width (frame widths in pixels) are needed only when align_x is false."""
     if not align_x and (src_width is None or tgt_width is None):
         raise ValueError("align_x=False needs src_width and tgt_width")
+    head = head_keypoints((src_body, tgt_body), min_confidence)
+    if not head:
+        raise UserError(f"cannot normalize: the {names[0]} and the {names[1]} have no head keypoint (nose, eyes, "
+                        f"ears with confidence >= {min_confidence}) in common to measure body heights to")
     kw = dict(min_confidence=min_confidence, ankle_percentile=ankle_percentile, close_tolerance=close_tolerance,
-              height_percentile=height_percentile, min_depth_range=min_depth_range)
+              height_percentile=height_percentile, min_depth_range=min_depth_range, head=head)
     src, m = video_stats(src_body, names[0], **kw)
     tgt, _ = video_stats(tgt_body, names[1], **kw)
     n = len(m["ankle_y"])
     ok = np.isfinite(m["ankle_y"])
     y = m["ankle_y"][ok]
-    stats = {"source": src, "target": tgt}
+    stats = {"source": src, "target": tgt, "head_keypoints": ",".join(BODY_25[k] for k in head)}
     if src["static"] or tgt["static"]:
         s = tgt["height_median"] / src["height_median"]
         scale_ok = np.full(len(y), s)
@@ -317,7 +330,7 @@ def plot_diagnostics(path, before, after, stats, scale):
                    label=f"target height at close {tgt['height_close']:.0f}")
     ax.plot(frames, after["height"], color="tab:blue", lw=1.8, label="source after (left axis)")
     right = with_before(ax, "height", "height")
-    ax.set_ylabel("after: eyes-to-ankle height,\ntarget frame px")
+    ax.set_ylabel(f"after: head-to-ankle height,\ntarget frame px\n(head: {stats['head_keypoints']})")
     ax.set_title("body height (full-body frames; dips are crouches and bends)")
     legend_and_grid(ax, right)
 
@@ -367,8 +380,9 @@ def run(cfg):
     n = len(scale)
     out["detected"] = src.get("detected", out["body"][:, :, 2].max(axis=1) > 0)
     out["filled"] = src.get("filled", np.zeros(n, bool))
-    before = frame_measures(src["body"], c["min_confidence"])
-    after = frame_measures(out["body"], c["min_confidence"])
+    head = head_keypoints((src["body"], tgt["body"]), c["min_confidence"])
+    before = frame_measures(src["body"], c["min_confidence"], head)
+    after = frame_measures(out["body"], c["min_confidence"], head)
     log.info("%s: %s", stats["mode"], json.dumps({k: v for k, v in stats.items() if k.startswith("scale")}))
     with atomic_path(c["output"]) as tmp, atomic_path(c["plot"]) as plot_tmp:
         with h5.create(tmp) as f:

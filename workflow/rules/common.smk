@@ -15,6 +15,7 @@ TARGETS = [t["name"] for t in config["targets"]]
 VIDEOS = {config["source"]["name"]: config["source"]["video"], **{t["name"]: t["video"] for t in config["targets"]}}
 SYNTH_PERFORMERS = ("dancer", "target_a", "target_b")
 HOLDOUT = config.get("holdout", 0.0)
+CHOREO = config.get("choreo", {"enabled": False})
 
 if len(VIDEOS) != 1 + len(TARGETS):
     raise WorkflowError("config: the source and every target need distinct names")
@@ -30,6 +31,15 @@ for _name, _video in VIDEOS.items():
         raise WorkflowError(f"config: the video of '{_name}' does not exist: {_video} "
                             f"(paths are relative to {os.getcwd()})")
 
+if CHOREO["enabled"]:
+    if not CHOREO["source_poses"] and not CHOREO["bvh"]:
+        raise WorkflowError("config: choreo has nothing to learn from: set choreo.source_poses: true and/or list "
+                            "BVH files in choreo.bvh (or choreo.enabled: false)")
+    for _bvh in CHOREO["bvh"]:
+        if not os.path.isfile(_bvh):
+            raise WorkflowError(f"config: the BVH file in choreo.bvh does not exist: {_bvh} "
+                                f"(paths are relative to {os.getcwd()})")
+
 
 def video_of(wildcards):
     return VIDEOS[wildcards.name]
@@ -41,11 +51,28 @@ def overrides(stage, extra=()):
     return " ".join(f"'{o}'" for o in [*config.get("overrides", {}).get(stage, []), *extra])
 
 
+def hydra_list(items):
+    """A Hydra list value: [a,b,c] (quote the whole override in the shell)."""
+    return "[" + ",".join(items) + "]"
+
+
+def optional_input(name):
+    """A param: the path of the rule's input `name`, or null (Hydra's None) when the rule has no such input."""
+    return lambda wildcards, input: input.get(name, "null")
+
+
 def evaluation_outputs():
     """What `all` asks of evaluation: the metrics of every target (with holdout > 0), the ablation (if asked)."""
     if not HOLDOUT:
         return []
     return [f"{RESULTS}/evaluate/metrics.html"] + ([f"{RESULTS}/ablation/ablation.html"] if config.get("ablation") else [])
+
+
+def choreo_outputs():
+    """What `all` asks of the choreography (if enabled): every target's performance of the dance and the grid."""
+    if not CHOREO["enabled"]:
+        return []
+    return [f"{RESULTS}/choreo/grid.mp4", *expand(f"{RESULTS}/choreo/{{target}}/{{target}}.mp4", target=TARGETS)]
 
 
 def dancenow(stage):

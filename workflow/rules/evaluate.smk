@@ -45,8 +45,8 @@ rule compare:
         csv=f"{RESULTS}/evaluate/metrics.csv",
     params:
         overrides=overrides("compare"),
-        metrics=lambda wc, input: "[" + ",".join(input) + "]",
-        names="[" + ",".join(TARGETS) + "]",
+        metrics=lambda wc, input: hydra_list(input),
+        names=hydra_list(TARGETS),
     log:
         f"{RESULTS}/logs/evaluate/compare.log",
     threads: 1
@@ -63,7 +63,7 @@ use rule compare as compare_ablation with:
         csv=f"{RESULTS}/ablation/ablation.csv",
     params:
         overrides=overrides("compare"),
-        metrics=lambda wc, input: "[" + ",".join(input) + "]",
-        names="[" + ",".join(f"{t}/{v}" for t in TARGETS for v in ABLATION) + "]",
+        metrics=lambda wc, input: hydra_list(input),
+        names=hydra_list(f"{t}/{v}" for t in TARGETS for v in ABLATION),
     log:
         f"{RESULTS}/logs/ablation/compare.log",

@@ -10,12 +10,13 @@ rule render:
                      category="Motion transfer"),
     params:
         overrides=overrides("render"),
+        audio=optional_input("audio"),  # a rule without the audio input makes a silent video
     log:
         f"{RESULTS}/logs/render/{{target}}.log",
     threads: 1
     shell:
         dancenow("render") + " render.poses={input.poses} render.checkpoint={input.checkpoint}"
-        " render.audio={input.audio} render.output={output.frames} render.video={output.video} 2> {log}"
+        " render.audio={params.audio} render.output={output.frames} render.video={output.video} 2> {log}"
 
 
 rule grid:
@@ -29,12 +30,14 @@ rule grid:
         report(f"{RESULTS}/grid.mp4", caption="../report/grid.rst", category="Motion transfer"),
     params:
         overrides=overrides("grid"),
-        targets=lambda wc, input: "[" + ",".join(input.targets) + "]",
-        names="[" + ",".join(TARGETS) + "]",
+        frames=optional_input("frames"),  # without the source's frames: pose | targets
+        audio=optional_input("audio"),
+        targets=lambda wc, input: hydra_list(input.targets),
+        names=hydra_list(TARGETS),
     log:
         f"{RESULTS}/logs/grid.log",
     threads: 1
     shell:
-        dancenow("grid") + " grid.source_frames={input.frames} grid.source_poses={input.poses}"
-        " grid.audio={input.audio} 'grid.targets={params.targets}' 'grid.names={params.names}'"
+        dancenow("grid") + " grid.source_frames={params.frames} grid.source_poses={input.poses}"
+        " grid.audio={params.audio} 'grid.targets={params.targets}' 'grid.names={params.names}'"
         " grid.output={output} 2> {log}"
