@@ -1,10 +1,10 @@
-# Quick start: `make demo` (the whole workflow on the built-in demo input) and `make test`.
+# Quick start: `make demo` (the whole workflow on the built-in demo input) and `make test`; `make lint` before a commit.
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo lint test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,13 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile $(PROFILE)
 	@echo "demo done: results/grid.mp4, results/transfer/*/*.mp4, results/choreo/grid.mp4"
+
+# The Snakemake catalog's checks (`snakemake --lint` exits 1 on any finding; it reads config/config.yaml, whose demo
+# videos the workflow makes itself) and the same pins in pyproject.toml and both conda env files.
+lint: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/
+	$(BIN)/python scripts/check-pins.py
 
 test: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra

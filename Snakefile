@@ -1,7 +1,14 @@
 # dancenow: Everybody Dance Now motion transfer. Run with `snakemake --profile profiles/local` (this machine)
-# or `snakemake --profile profiles/slurm` (a Slurm cluster). What to process: config/config.yaml.
+# or `snakemake --profile profiles/slurm` (a Slurm cluster). What to process: config/config.yaml (config/README.md).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"

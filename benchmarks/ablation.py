@@ -20,7 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-from dancenow.compare import ABLATION  # noqa: E402
+from dancenow.conf import variant_names  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "data" / "video"
 TARGETS = {"dancer_man": VIDEOS / "dancer_man.mp4", "target_woman": VIDEOS / "target_woman.mp4",
@@ -61,7 +61,7 @@ def train(out, preset, name, variant, iterations, face_iterations):
     return dancenow("train", f"preset={preset}", f"train.frames={data / 'frames.h5'}",
                     f"train.poses={data / 'poses.h5'}", f"train.output={d / 'generator.pt'}",
                     f"train.workdir={d / 'work'}", "train.holdout=0.2", f"train.iterations={iterations}",
-                    f"train.face.iterations={face_iterations}", *ABLATION[variant], log=d / "train.log")
+                    f"train.face.iterations={face_iterations}", f"variant={variant}", log=d / "train.log")
 
 
 def evaluate(out, preset, name, variant):
@@ -89,7 +89,7 @@ def main():
             prepare(out, args.preset, name, video)
     if args.stage == "prepare":
         return 0
-    runs = [(name, variant) for name in TARGETS for variant in ABLATION]
+    runs = [(name, variant) for name in TARGETS for variant in variant_names()]
     with ThreadPoolExecutor(args.jobs) as pool:
         seconds = list(pool.map(lambda r: train(out, args.preset, *r, args.iterations, args.face_iterations), runs))
     for (name, variant), s in zip(runs, seconds):

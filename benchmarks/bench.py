@@ -26,13 +26,16 @@ from omegaconf import OmegaConf
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from dancenow import config, train
-from dancenow.data import PoseFrameDataset, to_device, to_tensor
-from dancenow.extract import run as extract
+from dancenow import cli, conf
+from dancenow.generation import generate
+from dancenow.images import to_device, to_tensor
+from dancenow.models.checkpoint import generator_config
+from dancenow.training.data import PoseFrameDataset
+from dancenow.training.phases import generator_phase
 from dancenow.io import h5
+from dancenow.io import poses as poses_io
 from dancenow.models.performer import Performer
-from dancenow.pose.stage import estimate, postprocess
-from dancenow.render import generate
+from dancenow.pose.estimate import estimate_video, postprocess
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "dancer_man.mp4"
@@ -48,20 +51,19 @@ def timed(fn, n, warmup=1):
 
 
 def make_frames(video, out, size):
-    cfg = config.load([f"extract.input={video}", f"extract.output={out}", f"extract.audio={out}.m4a",
-                       f"preset_size.height={size}", f"preset_size.width={size}"])
-    extract(cfg)
+    assert cli.main(["extract", f"extract.input={video}", f"extract.output={out}", f"extract.audio={out}.m4a",
+                     f"preset_size.height={size}", f"preset_size.width={size}"]) == 0
 
 
 def make_poses(frames_path, out):
-    c = OmegaConf.to_container(config.load().pose, resolve=True)
+    c = OmegaConf.to_container(conf.load().pose, resolve=True, throw_on_missing=False)
     with h5.open_input(frames_path, "frames") as f:
         meta = h5.read_frames_meta(f)
         t = time.perf_counter()
-        raw = estimate(f["frames"], c)
+        raw = estimate_video(f["frames"], c, meta["width"], meta["height"])
         seconds = time.perf_counter() - t
     with h5.create(out) as g:
-        h5.write_poses(g, postprocess(raw, 10), meta)
+        poses_io.write_poses(g, postprocess(raw, 10), meta)
     return meta["n"] / seconds
 
 
@@ -106,9 +108,9 @@ def bench_train_and_render(frames_path, poses_path, cfg, steps, workdir):
     c = OmegaConf.to_container(cfg.train, resolve=True, throw_on_missing=False)
     device = torch.device("cpu")
     dataset = PoseFrameDataset(frames_path, poses_path, label_cache=workdir / "labels_t.h5", temporal=c["temporal"])
-    gen_cfg = train.generator_config(c, dataset.height, dataset.width)
+    gen_cfg = generator_config(c, dataset.height, dataset.width)
     torch.manual_seed(0)
-    phase = train.generator_phase("main", steps, c, gen_cfg, dataset, None, device, contextlib.nullcontext())
+    phase = generator_phase("main", steps, c, gen_cfg, dataset, None, device, contextlib.nullcontext())
     batch = to_device({k: v[None] for k, v in dataset[0].items()}, device)
     step = lambda: phase.step(phase, batch)  # noqa: E731
     with FlopCounterMode(display=False) as counter:
@@ -116,7 +118,7 @@ def bench_train_and_render(frames_path, poses_path, cfg, steps, workdir):
     flops = counter.get_total_flops()
     sec = timed(step, steps)
 
-    poses = h5.read_poses(poses_path)
+    poses = poses_io.read_poses(poses_path)
     performer = Performer(phase.nets["G"].eval(), gen_cfg)
     n = 2 * int(cfg.render.batch_size)
     render_fps = n / timed(lambda: list(generate(performer, poses, range(n), dataset.height, dataset.width, "cpu",
@@ -133,7 +135,7 @@ def main():
     args = ap.parse_args()
     if not Path(args.video).is_file():
         sys.exit(f"bench: video not found: {args.video}")
-    cfg = config.load(["preset=quick"])
+    cfg = conf.load(["preset=quick"])
     size = int(cfg.preset_size.height)
     results = {"machine": dict(cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
                                cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)}

@@ -27,7 +27,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ablation import dancenow, prepare  # noqa: E402
 from dancenow.choreo import model as M  # noqa: E402
-from dancenow.choreo import motion, stage  # noqa: E402
+from dancenow.choreo import motion  # noqa: E402
+from dancenow.choreo.placement import body_height  # noqa: E402
+from dancenow.choreo.sources import load_bvh, load_poses  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SALSA = [SHARED / "mocap" / f"cmu_salsa_0{i}.bvh" for i in (1, 2, 3)]
@@ -87,7 +89,7 @@ def run(out, preset, source, src_override, variant, seed, seconds, extra):
 def training_poses(src_override):
     """The training pose sequences (body units, 30 fps) of a source override of `sources`."""
     paths = src_override.split("=", 1)[1].strip("[]").split(",")
-    load = stage.load_bvh if src_override.startswith("choreo.bvh") else stage.load_poses
+    load = load_bvh if src_override.startswith("choreo.bvh") else load_poses
     return [load(p, 30.0) for p in paths]
 
 
@@ -100,7 +102,7 @@ def robustness(out, source, src_override, variant, seed, temperatures, runs, sec
     net.eval()
     poses = training_poses(src_override)
     feats = [motion.encode(p, scale=1.0)[0] for p in poses]
-    unit = stage.body_height(poses)
+    unit = body_height(poses)
     trange = M.energy_range(poses, 30.0, unit=unit)
     ranges, window = M.bone_ranges(poses), 60
     thr = M.copy_threshold(poses, unit=unit)

@@ -22,7 +22,7 @@ from test_openpose_decode import person, render  # noqa: E402  (the decoder test
 
 from dancenow.pose.openpose.decode import decode, decode_numpy  # noqa: E402
 from dancenow.pose.openpose.network import BodyPoseNetwork, run_network  # noqa: E402
-from dancenow.train import amp_context  # noqa: E402
+from dancenow.device import amp_context  # noqa: E402
 
 
 def sync(device):
@@ -51,7 +51,7 @@ def main():
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    autocast, amp = amp_context("auto", device)
+    autocast, amp = amp_context("auto", device, "pose.amp")
     torch.manual_seed(0)
     net = BodyPoseNetwork().to(device).eval()
     rng = np.random.default_rng(0)

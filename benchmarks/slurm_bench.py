@@ -50,7 +50,7 @@ def looped(src, dst, loops):
 
 def slurm(tmp, stage, tasks=1):
     return ["launcher=slurm", f"slurm.folder={tmp}/submitit", f"resources.{stage}.tasks_per_node={tasks}",
-            f"resources.{stage}.cpus_per_task=1", f"resources.{stage}.gpus_per_node=0", f"resources.{stage}.mem_gb=2"]
+            f"resources.{stage}.cpus_per_task=1", f"resources.{stage}.gpus_per_node=0", f"resources.{stage}.mem_mb=2048"]
 
 
 def main():

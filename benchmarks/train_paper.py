@@ -18,9 +18,16 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from dancenow import config, train
-from dancenow.data import to_device
+from dancenow import conf
+from dancenow.device import amp_context
+from dancenow.images import to_device
+from dancenow.models.checkpoint import coarse_config, face_config, generator_config
+from dancenow.models.performer import build_generator
+from dancenow.stages import train
+from dancenow.training.data import PoseFrameDataset
+from dancenow.training.phases import face_phase, generator_phase, phase_plan
 from dancenow.io import h5
+from dancenow.io import poses as poses_io
 from dancenow.models.losses import perceptual_loss
 from dancenow.synth import render_frames, skeleton
 from dancenow.synth.body import body25
@@ -33,9 +40,9 @@ def make_data(folder, height, width, n):
         for i, frame in enumerate(render_frames("target_a", 0, n, 15.0, width, height)):
             ds[i] = frame
         f.attrs["fps"], f.attrs["video_sha256"] = 15.0, "synthetic"
-    zeros = {k: np.zeros((n, h5.POSE_PARTS[k], 3), np.float32) for k in ("face", "left_hand", "right_hand")}
+    zeros = {k: np.zeros((n, poses_io.POSE_PARTS[k], 3), np.float32) for k in ("face", "left_hand", "right_hand")}
     with h5.create(folder / "poses.h5") as f:
-        h5.write_poses(f, dict(body=body25(joints), detected=np.ones(n, bool), **zeros),
+        poses_io.write_poses(f, dict(body=body25(joints), detected=np.ones(n, bool), **zeros),
                        dict(fps=15.0, height=height, width=width))
     return folder / "frames.h5", folder / "poses.h5"
 
@@ -50,22 +57,22 @@ def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
-    autocast, on = train.amp_context("auto" if amp else "off", device)
-    H, W = h5.read_poses(poses)["attrs"]["height"], h5.read_poses(poses)["attrs"]["width"]
-    gen_cfg, face_cfg = train.generator_config(c, int(H), int(W)), train.face_config(c)
-    frames_idx = np.arange(len(h5.read_poses(poses)["body"]))
+    autocast, on = amp_context("auto" if amp else "off", device, "train.amp")
+    H, W = poses_io.read_poses(poses)["attrs"]["height"], poses_io.read_poses(poses)["attrs"]["width"]
+    gen_cfg, face_cfg = generator_config(c, int(H), int(W)), face_config(c)
+    frames_idx = np.arange(len(poses_io.read_poses(poses)["body"]))
     scale = 2 ** c["n_local_enhancers"] if name == "global" else 1
-    ds = train.PoseFrameDataset(frames, poses, frames_idx, label_cache=workdir / f"labels_{scale}.h5",
+    ds = PoseFrameDataset(frames, poses, frames_idx, label_cache=workdir / f"labels_{scale}.h5",
                                 temporal=c["temporal"], scale=scale,
                                 face_crop=face_cfg["crop"] if name == "face" else None)
     vgg = perceptual_loss(None, 0)
     torch.manual_seed(0)
     if name == "face":
-        G = train.build_generator(gen_cfg).to(device)
-        phase = train.face_phase(steps, c, gen_cfg, face_cfg, G.state_dict(), ds, vgg, device, autocast)
+        G = build_generator(gen_cfg).to(device)
+        phase = face_phase(steps, c, gen_cfg, face_cfg, G.state_dict(), ds, vgg, device, autocast)
     else:
-        cfg_here = gen_cfg if name == "main" else train.coarse_config(gen_cfg)
-        phase = train.generator_phase(name, steps, c, cfg_here, ds, vgg, device, autocast)
+        cfg_here = gen_cfg if name == "main" else coarse_config(gen_cfg)
+        phase = generator_phase(name, steps, c, cfg_here, ds, vgg, device, autocast)
     batches = [to_device({k: v[None] for k, v in ds[i % len(ds)].items()}, device) for i in range(steps + warmup)]
     for b in batches[:warmup]:
         phase.step(phase, b)
@@ -90,7 +97,7 @@ def main():
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    cfg = config.load([f"preset={args.preset}"])
+    cfg = conf.load([f"preset={args.preset}"])
     c = OmegaConf.to_container(cfg.train, resolve=True, throw_on_missing=False)
     H, W = int(cfg.preset_size.height), int(cfg.preset_size.width)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
@@ -100,7 +107,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         frames, poses = make_data(tmp, H, W, args.frames)
-        phases = [p for p, _ in train.phase_plan(c)]
+        phases = [p for p, _ in phase_plan(c)]
         for amp in ([True, False] if device.type == "cuda" else [False]):
             for phase in phases:
                 r = bench_phase(phase, c, frames, poses, tmp, device, amp, args.steps)
@@ -116,7 +123,7 @@ def main():
                      f"train.face.iterations={n}", "train.log_every=5", "train.sample_every=1000000",
                      "train.checkpoint_every=1000000"]
         t = time.perf_counter()
-        train.run(config.load(overrides))
+        train.run(conf.load(overrides))
         wall = time.perf_counter() - t
         print(f"dancenow train, {n} iterations of each of {phases}: {wall:.1f} s wall", flush=True)
     if args.json:

@@ -69,7 +69,7 @@ def slurm_cluster():
 
 def on_slurm(tmp_path, stage, *overrides):
     """Overrides that run `stage` as a Slurm job that fits the test cluster, with its files under tmp_path."""
-    return ["launcher=slurm", f"slurm.folder={tmp_path}/submitit", "slurm.poll_s=2", f"resources.{stage}.mem_gb=2",
+    return ["launcher=slurm", f"slurm.folder={tmp_path}/submitit", "slurm.poll_s=2", f"resources.{stage}.mem_mb=2048",
             f"resources.{stage}.cpus_per_task=1", *overrides]
 
 

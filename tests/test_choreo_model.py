@@ -229,9 +229,9 @@ def test_on_the_salsa_plan_a_freezes_and_the_auto_conditioned_network_keeps_danc
     training seed, and with model selection). The auto-conditioned network with free-running selection, reading back its output with noise
     (temperature 1), kept every dance within the training's motion energy."""
     from conftest import real_data
-    from dancenow.choreo import stage
+    from dancenow.choreo import sources
 
-    poses = [stage.load_bvh(real_data("mocap", f"cmu_salsa_0{i}.bvh"), 30.0) for i in (1, 2, 3)]
+    poses = [sources.load_bvh(real_data("mocap", f"cmu_salsa_0{i}.bvh"), 30.0) for i in (1, 2, 3)]
     feats = [motion.encode(p, scale=1.0)[0] for p in poses]
     trange = M.energy_range(poses, 30.0)
     rng = np.random.default_rng(7)

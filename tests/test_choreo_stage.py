@@ -111,7 +111,7 @@ def test_bad_sources_are_user_errors(tmp_path):
 
 def test_steady_takes_out_the_drift_and_keeps_the_steps():
     from dancenow.choreo.motion import JOINTS, ROOT
-    from dancenow.choreo.stage import steady
+    from dancenow.choreo.placement import steady
 
     fps, n = 30.0, 1800
     t = np.arange(n) / fps

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from conftest import on_slurm, run_stage
-from dancenow import train
-from dancenow.io import h5
-from dancenow.render import generate
+from dancenow.models.checkpoint import load_performer
+from dancenow.io import poses as poses_io
+from dancenow.generation import generate
 
 ITERATIONS = 4
 
@@ -38,8 +38,8 @@ def one_process(small_target, tmp_path_factory):
 
 def assert_trains_alike(ddp_dir, one_dir, data):
     """Both phases (the temporally smoothed generator, then the face GAN) train alike."""
-    P_ddp, ddp = train.load_performer(ddp_dir / "generator.pt")
-    P_one, one = train.load_performer(one_dir / "generator.pt")
+    P_ddp, ddp = load_performer(ddp_dir / "generator.pt")
+    P_one, one = load_performer(one_dir / "generator.pt")
     assert ddp["iteration"] == one["iteration"] == ITERATIONS
     assert [h["phase"] for h in ddp["history"]] == ["main"] * ITERATIONS + ["face"] * 10  # tiny: 10 face iterations
     # the same samples every iteration: the same losses (rank 0 logs the mean over the ranks). The face GAN works on
@@ -62,7 +62,7 @@ def assert_trains_alike(ddp_dir, one_dir, data):
             assert diff < bound, (name, k, diff)
     # ... and the same function, to a few levels of 255 (measured: 2 on the first frame, 1.7 on average over the
     # sequence, 2.2 with the face GAN, which trains on the main generator's slightly different frames)
-    poses = h5.read_poses(data[1])
+    poses = poses_io.read_poses(data[1])
     n = len(poses["body"])
     with_face = [np.stack(list(generate(P, poses, range(n), 64, 64, "cpu"))).astype(int) for P in (P_ddp, P_one)]
     for P in (P_ddp, P_one):

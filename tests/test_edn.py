@@ -11,17 +11,22 @@ import numpy as np
 import pytest
 import torch
 
-from dancenow import config, train
-from dancenow.data import PoseFrameDataset
+from dancenow import conf
+from dancenow.device import amp_context
+from dancenow.generation import generate, label_batch
+from dancenow.models.checkpoint import load_performer
+from dancenow.stages import train as train_stage
+from dancenow.training import phases
+from dancenow.training.data import PoseFrameDataset
 from dancenow.errors import UserError
 from dancenow.face import add_at, crop, face_boxes
 from dancenow.io import h5
+from dancenow.io import poses as poses_io
 from dancenow.keypoints import B
 from dancenow.models import GlobalGenerator
 from dancenow.models.generator import LocalEnhancer
 from dancenow.models.performer import Performer, build_face_generator, build_generator, generator_input
-from dancenow.render import generate, label_batch
-from dancenow.train_steps import MAIN_LOSSES, TEMPORAL_LOSSES, generate_pair, main_step
+from dancenow.training.steps import MAIN_LOSSES, TEMPORAL_LOSSES, generate_pair, main_step
 
 from test_train import one_thread, small, train_cfg  # noqa: F401  (fixtures: one thread; 6 real frames at 64x64)
 
@@ -30,12 +35,12 @@ from test_train import one_thread, small, train_cfg  # noqa: F401  (fixtures: on
 def gap_poses(small, tmp_path_factory):
     """The small target's poses with frame 3 without a person (every confidence 0)."""
     frames, poses = small
-    p = h5.read_poses(poses)
-    for part in h5.POSE_PARTS:
+    p = poses_io.read_poses(poses)
+    for part in poses_io.POSE_PARTS:
         p[part][3, :, 2] = 0
     out = tmp_path_factory.mktemp("gap") / "poses.h5"
     with h5.create(out) as f:
-        h5.write_poses(f, p, dict(p["attrs"]))
+        poses_io.write_poses(f, p, dict(p["attrs"]))
     return frames, out
 
 
@@ -140,9 +145,9 @@ def test_main_step_trains_the_temporal_discriminator():
     torch.manual_seed(0)
     c, cfg = loss_cfg(), gen_cfg(True)
     G = build_generator(cfg)
-    nets = {"G": G, **train.discriminators(c, True, torch.device("cpu"))}
+    nets = {"G": G, **phases.discriminators(c, True, torch.device("cpu"))}
     assert nets["Dt"].nets[0].stages[0][0].weight.shape[1] == 12  # (x_{t-1}, x_t, y_{t-1}, y_t)
-    opts = {"G": train.adam(c, G), "D": train.adam(c, nets["D"], nets["Dt"])}
+    opts = {"G": phases.adam(c, G), "D": phases.adam(c, nets["D"], nets["Dt"])}
     before = {k: m.nets[0].stages[0][0].weight.detach().clone() for k, m in nets.items() if k != "G"}
     g_before = G.model[1].weight.detach().clone()
     losses = main_step(nets, opts, None, random_batch(True), c, cfg, contextlib.nullcontext())
@@ -172,12 +177,12 @@ def test_the_temporal_discriminator_shapes_the_generators_gradient():
     torch.manual_seed(0)
     c, cfg = loss_cfg(), gen_cfg(True)
     G = build_generator(cfg)
-    D = train.discriminators(c, False, torch.device("cpu"))["D"]
+    D = phases.discriminators(c, False, torch.device("cpu"))["D"]
     batch = random_batch(True)
     grads = []
     for seed in (1, 2):  # two temporal discriminators, all else the same
         torch.manual_seed(seed)
-        Dt = train.discriminators(c, True, torch.device("cpu"))["Dt"]
+        Dt = phases.discriminators(c, True, torch.device("cpu"))["Dt"]
         opts = {"G": GradRecorder(G), "D": GradRecorder(torch.nn.ModuleList([D, Dt]))}
         main_step({"G": G, "D": D, "Dt": Dt}, opts, None, batch, c, cfg, contextlib.nullcontext())
         assert all(g is not None for g in opts["G"].grads)
@@ -191,9 +196,9 @@ def test_main_step_without_temporal_smoothing_needs_no_temporal_discriminator():
     torch.manual_seed(0)
     c, cfg = loss_cfg(), gen_cfg(False)
     G = build_generator(cfg)
-    nets = {"G": G, **train.discriminators(c, False, torch.device("cpu"))}
+    nets = {"G": G, **phases.discriminators(c, False, torch.device("cpu"))}
     assert set(nets) == {"G", "D"}
-    opts = {"G": train.adam(c, G), "D": train.adam(c, nets["D"])}
+    opts = {"G": phases.adam(c, G), "D": phases.adam(c, nets["D"])}
     losses = main_step(nets, opts, None, random_batch(False), c, cfg, contextlib.nullcontext())
     assert set(losses) == set(MAIN_LOSSES)
     assert all(np.isfinite(v) for v in losses.values())
@@ -298,7 +303,7 @@ def test_render_feeds_each_output_into_the_next_and_restarts_without_a_person(ga
     torch.manual_seed(0)
     cfg = gen_cfg(True)
     performer = Performer(build_generator(cfg), cfg).eval()
-    poses = h5.read_poses(gap_poses[1])
+    poses = poses_io.read_poses(gap_poses[1])
     got = np.stack(list(generate(performer, poses, range(6), 64, 64, "cpu", batch_size=4)))
     want, prev = [], None
     with torch.no_grad():
@@ -355,7 +360,7 @@ def trunk_compare(workdir, output):
     generator's global_trunk weights."""
     done = torch.load(workdir / "latest.pt", weights_only=True)["done"]
     ckpt = torch.load(output, weights_only=True)
-    performer, _ = train.load_performer(output)
+    performer, _ = load_performer(output)
     n_trunk = len(performer.generator.global_trunk)
     coarse = done["global"]
     assert all(k.startswith("model.") for k in coarse)
@@ -370,8 +375,8 @@ def test_coarse_to_fine_training(small, tmp_path):
     local = ["train.n_local_enhancers=1", "train.n_downsample=1", "train.global_iterations=2",
              "train.iterations=2", "train.log_every=1"]
     out = tmp_path / "frozen"
-    train.run(train_cfg(frames, poses, out, *local, "train.fix_global_iterations=100", "train.face.iterations=2"))
-    performer, meta = train.load_performer(out / "generator.pt")
+    train_stage.run(train_cfg(frames, poses, out, *local, "train.fix_global_iterations=100", "train.face.iterations=2"))
+    performer, meta = load_performer(out / "generator.pt")
     assert [h["phase"] for h in meta["history"]] == ["global", "global", "main", "main", "face", "face"]
     assert [tuple(p) for p in meta["plan"]] == [("global", 2), ("main", 2), ("face", 2)]
     assert isinstance(performer.generator, LocalEnhancer) and performer.face is not None
@@ -383,7 +388,7 @@ def test_coarse_to_fine_training(small, tmp_path):
     assert torch.equal(performer.generator.global_trunk[1].weight, done["global"]["model.1.weight"])
 
     out = tmp_path / "free"
-    train.run(train_cfg(frames, poses, out, *local, "train.fix_global_iterations=0", "train.face.enabled=false"))
+    train_stage.run(train_cfg(frames, poses, out, *local, "train.fix_global_iterations=0", "train.face.enabled=false"))
     same, _ = trunk_compare(out / "work", out / "generator.pt")
     assert not all(same.values())  # the trunk trained on in the main phase
 
@@ -391,7 +396,7 @@ def test_coarse_to_fine_training(small, tmp_path):
 # ---- 7. each part can be switched off ---------------------------------------------------------------------------
 
 def plan_of(n_local=0, global_iterations=0, face=True):
-    return train.phase_plan(dict(n_local_enhancers=n_local, global_iterations=global_iterations, iterations=7,
+    return phases.phase_plan(dict(n_local_enhancers=n_local, global_iterations=global_iterations, iterations=7,
                                  face=dict(enabled=face, iterations=3)))
 
 
@@ -406,7 +411,7 @@ def test_phase_plan():
 
 def test_training_without_temporal_smoothing_and_face(small, tmp_path):
     frames, poses = small
-    train.run(train_cfg(frames, poses, tmp_path, "train.temporal=false", "train.face.enabled=false",
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.temporal=false", "train.face.enabled=false",
                         "train.iterations=2", "train.log_every=1"))
     ckpt = torch.load(tmp_path / "generator.pt", weights_only=True)
     meta = ckpt["meta"]
@@ -416,28 +421,22 @@ def test_training_without_temporal_smoothing_and_face(small, tmp_path):
     assert all(set(h) == {"phase", "iteration", *MAIN_LOSSES} for h in meta["history"])
     latest = torch.load(tmp_path / "work" / "latest.pt", weights_only=True)
     assert set(latest["nets"]) == {"G", "D"}  # no temporal discriminator
-    performer, _ = train.load_performer(tmp_path / "generator.pt")
+    performer, _ = load_performer(tmp_path / "generator.pt")
     assert performer.face is None and not performer.temporal
 
 
-def test_check_config_refuses_bad_switches(small, tmp_path):
+def test_bad_switches_are_refused_when_the_config_is_composed(small, tmp_path):
     frames, poses = small
-    c = config.section(train_cfg(frames, poses, tmp_path), "train")
-    train.check_config(c)
-    for key, value, match in (("temporal", "yes", "train.temporal must be true or false"),
-                              ("temporal", 1, "train.temporal must be true or false"),
-                              ("holdout", 1.0, r"train.holdout must be a fraction in \[0, 1\)"),
-                              ("holdout", -0.1, "train.holdout")):
+    c = conf.section(train_cfg(frames, poses, tmp_path, "train.temporal=yes", "train.face.enabled=no"), "train")
+    assert c["temporal"] is True and c["face"]["enabled"] is False  # typed: 'no' is false, not a truthy string
+    for override, match in (("train.temporal=maybe", "train.temporal must be true or false, not 'maybe'"),
+                            ("train.face.enabled=2.5", "train.face.enabled must be true or false, not 2.5"),
+                            ("train.holdout=1.0", r"train.holdout must be a number >= 0 and < 1, not 1.0"),
+                            ("train.holdout=-0.1", "train.holdout must be a number >= 0"),
+                            ("train.amp=fast", "train.amp must be one of auto, bf16, off, not 'fast'")):
         with pytest.raises(UserError, match=match):
-            train.check_config(dict(c, **{key: value}))
-    with pytest.raises(UserError, match="train.face.enabled must be true or false, not 'no'"):
-        train.check_config(dict(c, face=dict(c["face"], enabled="no")))  # 'no' is a truthy string
-    # as a user would meet them: train.run refuses before reading any data
-    for override, match in (("train.temporal=1", "train.temporal"), ("train.holdout=1.0", "train.holdout"),
-                            ("train.amp=fast", "train.amp must be auto, bf16 or off, not 'fast'")):
-        with pytest.raises(UserError, match=match):
-            train.run(train_cfg(frames, poses, tmp_path / "bad", override))
-    assert not (tmp_path / "bad" / "work").exists()
+            train_cfg(frames, poses, tmp_path / "bad", override)  # refused before any stage runs
+    assert not (tmp_path / "bad").exists()
 
 
 # ---- 8. bfloat16 autocast ------------------------------------------------------------------------------------------
@@ -449,16 +448,15 @@ def test_amp_is_off_on_cpu():
     with torch.no_grad():
         ref = G(x)
     for setting in ("auto", "bf16", "off"):
-        ctx, on = train.amp_context(setting, torch.device("cpu"))
+        ctx, on = amp_context(setting, torch.device("cpu"), "train.amp")
         assert on is False
         with ctx, torch.no_grad():
             assert not torch.is_autocast_enabled()
             y = G(x)
         assert y.dtype == torch.float32 and torch.equal(y, ref)
-    with pytest.raises(UserError, match="train.amp must be auto, bf16 or off, not 'sometimes'"):
-        train.amp_context("sometimes", torch.device("cpu"))
-    with pytest.raises(UserError, match="render.amp"):
-        train.amp_context("sometimes", torch.device("cpu"), "render.amp")
+    for key in ("train.amp", "render.amp", "evaluate.amp", "pose.amp"):
+        with pytest.raises(UserError, match=f"{key} must be one of auto, bf16, off, not 'sometimes'"):
+            conf.load([f"{key}=sometimes"])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="bfloat16 autocast needs a CUDA GPU")
@@ -466,13 +464,13 @@ def test_amp_runs_the_generator_in_bfloat16_on_gpus():
     device = torch.device("cuda")
     if not torch.cuda.is_bf16_supported():
         pytest.skip("this GPU has no bfloat16 support")
-    ctx, on = train.amp_context("auto", device)
+    ctx, on = amp_context("auto", device, "train.amp")
     assert on is True
     G = build_generator(gen_cfg(True)).to(device)
     with ctx, torch.no_grad():
         y = G(generator_input(gen_cfg(True), torch.rand(1, 3, 32, 32, device=device), None))
     assert y.dtype == torch.bfloat16 and torch.isfinite(y.float()).all()
-    off, on = train.amp_context("off", device)
+    off, on = amp_context("off", device, "train.amp")
     with off, torch.no_grad():
         assert not on and G(torch.rand(1, 6, 32, 32, device=device)).dtype == torch.float32
 
@@ -480,14 +478,14 @@ def test_amp_runs_the_generator_in_bfloat16_on_gpus():
 # ---- 9. held-out frames ----------------------------------------------------------------------------------------
 
 def test_training_frames():
-    assert np.array_equal(train.training_frames(100, 0.2), np.arange(80))
-    assert np.array_equal(train.training_frames(6, 0.0), np.arange(6))
-    assert len(train.training_frames(6, 0.5)) == 3
+    assert np.array_equal(phases.training_frames(100, 0.2), np.arange(80))
+    assert np.array_equal(phases.training_frames(6, 0.0), np.arange(6))
+    assert len(phases.training_frames(6, 0.5)) == 3
 
 
 def test_holdout_keeps_the_last_frames_out_of_training(small, tmp_path):
     frames, poses = small
-    train.run(train_cfg(frames, poses, tmp_path, "train.holdout=0.5", "train.iterations=1",
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.holdout=0.5", "train.iterations=1",
                         "train.face.enabled=false"))
-    _, meta = train.load_performer(tmp_path / "generator.pt")
+    _, meta = load_performer(tmp_path / "generator.pt")
     assert meta["train_frames"] == 3 and meta["n_frames"] == 6

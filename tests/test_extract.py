@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import real_data, run_stage
-from dancenow.extract import fit_frame, fit_geometry
+from dancenow.stages.extract import fit_frame, fit_geometry
 from dancenow.io.video import VideoWriter, ffmpeg_exe
 
 

@@ -4,10 +4,11 @@ import cv2
 import numpy as np
 import pytest
 
-from dancenow import config
+from dancenow import conf
 from dancenow.errors import UserError
-from dancenow.grid import CAPTION_HEIGHT, run
+from dancenow.stages.grid import CAPTION_HEIGHT, run
 from dancenow.io import h5
+from dancenow.io import poses as poses_io
 from dancenow.keypoints import B
 
 N, FPS, H, W = 6, 12.0, 64, 48  # a portrait canvas: the tiles keep its aspect
@@ -19,9 +20,9 @@ def write_poses(path, n=N):
                       "LAnkle": (30, 60)}.items():
         body[:, B[k]] = (x, y, 1.0)
     body[:, B["RAnkle"], 0] += np.arange(n)  # the pose changes from frame to frame
-    empty = {part: np.zeros((n, k, 3), np.float32) for part, k in h5.POSE_PARTS.items() if part != "body"}
+    empty = {part: np.zeros((n, k, 3), np.float32) for part, k in poses_io.POSE_PARTS.items() if part != "body"}
     with h5.create(path) as f:
-        h5.write_poses(f, {"body": body, **empty}, {"fps": FPS, "height": H, "width": W})
+        poses_io.write_poses(f, {"body": body, **empty}, {"fps": FPS, "height": H, "width": W})
     return path
 
 
@@ -36,7 +37,7 @@ def write_frames(path, value, fps=None, n=N):
 def grid(tmp_path, source_frames, name="grid.mp4", poses=None):
     targets = [write_frames(tmp_path / f"t{i}.h5", 60 + 120 * i) for i in range(2)]
     poses = poses or write_poses(tmp_path / "p.h5")
-    cfg = config.load([f"grid.source_frames={source_frames}", f"grid.source_poses={poses}",
+    cfg = conf.load([f"grid.source_frames={source_frames}", f"grid.source_poses={poses}",
                        f"grid.targets=[{targets[0]},{targets[1]}]", "grid.names=[a,b]", f"grid.tile_height={H}",
                        f"grid.output={tmp_path / name}"])
     run(cfg)

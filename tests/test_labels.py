@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dancenow import labels
+from dancenow import keypoints, labels
 from dancenow.keypoints import BODY_COLORS, BODY_PAIRS, FACE_PAIRS, HAND_COLORS, HAND_PAIRS, B
 from dancenow.labels import draw_label, draw_labels
 
@@ -127,7 +127,7 @@ def openpose_reference(height, width, body, face, left_hand, right_hand):
 
 def test_public_constants():
     assert labels.STYLE == "openpose-cpu-v1"
-    assert labels.MIN_CONFIDENCE == 0.1
+    assert keypoints.MIN_CONFIDENCE == 0.1
     assert labels.LINE_TYPE == cv2.LINE_8
 
 

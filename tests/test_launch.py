@@ -23,6 +23,21 @@ def job_id(stderr):
     return found.group(1)
 
 
+def sacct_request(job):
+    """What Slurm job `job` asked for, as sacct reads it back: (memory in MB, CPUs, time limit). The accounting
+    database may take a few seconds to hold the request of a job that has just ended: asked again until it does."""
+    for _ in range(30):
+        out = subprocess.run(["sacct", "-j", job, "-X", "-n", "-P", "-o", "ReqMem,ReqCPUS,Timelimit"],
+                             capture_output=True, text=True, check=True).stdout
+        mem, cpus, limit = (out.strip().splitlines() or ["||"])[0].split("|")
+        found = re.fullmatch(r"([\d.]+)([KMGT])[nc]?", mem)
+        if found and cpus and limit:
+            number, unit = found.groups()
+            return round(float(number) * {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 ** 2}[unit]), int(cpus), limit
+        time.sleep(1)
+    raise AssertionError(f"sacct has no request of job {job}: {out!r}")
+
+
 def train_args(data, out, iterations, *extra):
     frames, poses = data
     return ["preset=tiny", f"train.frames={frames}", f"train.poses={poses}", f"train.output={out}/generator.pt",
@@ -104,7 +119,7 @@ def test_time_limit_requeues_and_resumes_as_an_uninterrupted_run(small_target, t
                                   *train_args(small_target, tmp_path / "reference", iterations, *extra)],
                                  stderr=subprocess.PIPE, text=True)
     res = run_stage("train", *train_args(small_target, tmp_path / "slurm", iterations, *extra),
-                    *on_slurm(tmp_path, "train", "resources.train.timeout_min=1", "slurm.signal_delay_s=20"))
+                    *on_slurm(tmp_path, "train", "resources.train.runtime=1", "slurm.signal_delay_s=20"))
     _, reference_err = reference.communicate(timeout=300)
     assert reference.returncode == 0, reference_err[-3000:]
     stopped = [int(i) for i in re.findall(r"told to stop: saved iteration (\d+)", res.stderr)]
@@ -121,21 +136,26 @@ def test_time_limit_requeues_and_resumes_as_an_uninterrupted_run(small_target, t
 
 @pytest.mark.slow
 def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
-    """The driver itself as a Slurm job (profiles/slurm/submit-driver.sh), every stage as a job of its own."""
+    """The driver itself as a Slurm job (profiles/slurm/submit-driver.sh), every stage as a job of its own, sized
+    for the test cluster with --set-resources (every rule, the `use rule` copies too)."""
     cpus = {"train": 2, "choreo": 2}  # as many threads as the local run's rules had: the same float sums and bytes
-    write_config(tmp_path, overrides={stage: [f"resources.{stage}.cpus_per_task={cpus.get(stage, 1)}",
-                                              f"resources.{stage}.mem_gb=2", "slurm.poll_s=5"]
-                                      for stage in ("extract", "pose", "normalize", "train", "render", "grid", "evaluate",
-                                                    "compare", "choreo")})
+    rules = ("extract", "pose", "normalize", "train", "render", "grid", "evaluate", "compare", "choreo",
+             "normalize_choreo", "render_choreo", "grid_choreo")
+    sizes = [f"{rule}:{k}={v}" for rule in rules for k, v in (("cpus_per_task", cpus.get(rule, 1)), ("mem_mb", 2048))]
+    write_config(tmp_path, overrides={stage: ["slurm.poll_s=5"] for stage in (
+        "extract", "pose", "normalize", "train", "render", "grid", "evaluate", "compare", "choreo")})
     driver_log = tmp_path / "driver.log"
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     res = subprocess.run(["sbatch", "--wait", "--parsable", f"--output={driver_log}", f"--chdir={REPO}",
                           str(REPO / "profiles" / "slurm" / "submit-driver.sh"), "--snakefile", str(REPO / "Snakefile"),
-                          "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")],
+                          "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+                          "--set-resources", *sizes],
                          env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, driver_log.read_text()[-6000:]
     logs = list((tmp_path / "results" / "logs").rglob("*.log"))
     assert len(logs) == 14 and all("runs as Slurm job" in p.read_text() for p in logs)  # 4 of them the choreo's
+    for log, asked in (("train/target_woman.log", (2048, 2)), ("choreo/target_woman/render.log", (2048, 1))):
+        assert sacct_request(job_id((tmp_path / "results" / "logs" / log).read_text()))[:2] == asked, log
 
     local, slurm = tiny_run / "results", tmp_path / "results"
     for f in ("videos/dancer_man/frames.h5", "videos/dancer_man/poses.h5", "videos/target_woman/frames.h5",
@@ -150,3 +170,17 @@ def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
             assert (a["frames"][()] == b["frames"][()]).all(), f
     res = snakemake(tmp_path, "--dry-run", profile="slurm")
     assert "Nothing to be done" in res.stdout + res.stderr, res.stdout
+
+
+def test_set_resources_sizes_the_job_and_neither_it_nor_the_profile_reruns(tmp_path):
+    """`--set-resources` is what a rule's Slurm job asks for (read back from sacct); switching sizes or profiles
+    (launcher=slurm to local) then finds nothing to do: resources are no rerun trigger."""
+    write_config(tmp_path, overrides={"extract": ["slurm.poll_s=2"]})
+    target = "results/videos/target_woman/frames.h5"
+    snakemake(tmp_path, "--set-resources", "extract:mem_mb=1500", "extract:cpus_per_task=2", "extract:runtime=7",
+              "--", target, profile="slurm")  # `--`: the target is not one more resource
+    log = (tmp_path / "results" / "logs" / "extract" / "target_woman.log").read_text()
+    assert sacct_request(job_id(log)) == (1500, 2, "00:07:00"), log[-3000:]
+    for profile in ("slurm", "local"):
+        res = snakemake(tmp_path, "--dry-run", target, profile=profile)
+        assert "Nothing to be done" in res.stdout + res.stderr, (profile, res.stdout)

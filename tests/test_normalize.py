@@ -7,10 +7,12 @@ import h5py
 import numpy as np
 import pytest
 
-from dancenow import config
+from dancenow import conf
 from dancenow.errors import UserError
 from dancenow.io import h5
-from dancenow.normalize import apply_normalization, fit_normalization, frame_measures, run, smooth_keypoints
+from dancenow.io import poses as poses_io
+from dancenow.normalization import apply_normalization, fit_normalization, frame_measures, smooth_keypoints
+from dancenow.stages.normalize import run
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -74,14 +76,14 @@ def write_poses_file(path, poses, fps, width, height, sha="ab" * 32):
     n = len(poses["body"])
     data = dict(poses, detected=np.ones(n, bool), filled=np.zeros(n, bool))
     with h5.create(path) as f:
-        h5.write_poses(f, data, {"fps": fps, "height": height, "width": width})
+        poses_io.write_poses(f, data, {"fps": fps, "height": height, "width": width})
         h5.FrameGeometry(1.0, 0, 0).to_attrs(f.attrs)
         f.attrs["video_sha256"] = sha
     return path
 
 
 def stage_cfg(tmp_path, src, tgt, *extra):
-    return config.load([f"normalize.source={src}", f"normalize.target={tgt}",
+    return conf.load([f"normalize.source={src}", f"normalize.target={tgt}",
                         f"normalize.output={tmp_path / 'out' / 'normalized.h5'}",
                         f"normalize.plot={tmp_path / 'out' / 'normalize.png'}", *extra])
 
@@ -103,7 +105,7 @@ def test_recovers_known_scale_and_offset():
     np.testing.assert_allclose(scale, s, atol=1e-4)
     np.testing.assert_allclose(translation, np.broadcast_to(b, translation.shape), atol=1e-4)
     expected = transform(src, s, b)
-    for part in h5.POSE_PARTS:
+    for part in poses_io.POSE_PARTS:
         out = apply_normalization(src[part], scale, translation)
         np.testing.assert_allclose(out, expected[part], atol=1e-4)
         assert (out[src[part][..., 2] == 0] == 0).all()  # missing stays missing
@@ -194,8 +196,8 @@ def test_stage_end_to_end(tmp_path):
     cfg = stage_cfg(tmp_path, src_path, tgt_path)
     run(cfg)
 
-    out = h5.read_poses(tmp_path / "out" / "normalized.h5")
-    for part, k in h5.POSE_PARTS.items():
+    out = poses_io.read_poses(tmp_path / "out" / "normalized.h5")
+    for part, k in poses_io.POSE_PARTS.items():
         assert out[part].shape == (45, k, 3) and out[part].dtype == np.float32
         np.testing.assert_array_equal(out[part][..., 2], src[part][..., 2].astype(np.float32))
     assert out["scale"].shape == (45,) and out["translation"].shape == (45, 2)
@@ -210,7 +212,7 @@ def test_stage_end_to_end(tmp_path):
     assert plt.imread(tmp_path / "out" / "normalize.png").shape[2] in (3, 4)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["normalize.png", "normalized.h5"]
     again = tmp_path / "again"  # the same bytes wherever it is written
-    run(config.load([f"normalize.source={src_path}", f"normalize.target={tgt_path}",
+    run(conf.load([f"normalize.source={src_path}", f"normalize.target={tgt_path}",
                      f"normalize.output={again / 'n.h5'}", f"normalize.plot={again / 'n.png'}"]))
     assert (again / "n.h5").read_bytes() == (tmp_path / "out" / "normalized.h5").read_bytes()
 
@@ -283,7 +285,7 @@ def test_real_pair_lands_on_target_floor(tmp_path, real_pair):
     src_path = write_poses_file(tmp_path / "src.h5", src, src_fps, src_w, src_h)
     tgt_path = write_poses_file(tmp_path / "tgt.h5", tgt, tgt_fps, tgt_w, tgt_h)
     run(stage_cfg(tmp_path, src_path, tgt_path))
-    out = h5.read_poses(tmp_path / "out" / "normalized.h5")
+    out = poses_io.read_poses(tmp_path / "out" / "normalized.h5")
     assert len(out["body"]) == len(src["body"]) and (out["attrs"]["width"], out["attrs"]["height"]) == (tgt_w, tgt_h)
 
     t, n = frame_measures(tgt["body"], 0.3), frame_measures(out["body"], 0.3)

@@ -12,7 +12,8 @@ import torch
 
 from conftest import run_stage
 from dancenow.keypoints import B
-from dancenow.pose import stage
+from dancenow.pose import estimate as pose_estimate
+from dancenow.stages import pose as pose_stage
 from dancenow.pose.openpose import estimator
 from dancenow.pose.openpose.track import COCO18
 from test_openpose_decode import H, W, person, render
@@ -51,7 +52,7 @@ def config(**extra):
 
 
 def test_the_main_dancer_comes_out_as_body25(constructed_network):
-    raw = stage.merge([stage.estimate(frames(), config())], W, H)
+    raw = pose_estimate.merge([pose_estimate.estimate(frames(), config())], config(), W, H)
     assert raw["body"].shape == (N, 25, 3) and not raw["face"].any() and not raw["left_hand"].any()
     for i, (dancer, _) in enumerate(constructed_network):  # the same person although the other one grows bigger
         for k, name in enumerate(COCO18):
@@ -64,10 +65,10 @@ def test_the_main_dancer_comes_out_as_body25(constructed_network):
 
 def test_shards_merged_equal_one_pass(constructed_network, tmp_path):
     """Detection per frame in each shard, tracking once over the merged video (through the parts files ranks write)."""
-    whole = stage.merge([stage.estimate(frames(), config())], W, H)
-    for i, (a, b) in enumerate(stage.shard_bounds(N, 4, 3)):
-        stage.save_part(tmp_path / f"{i}.h5", stage.estimate(frames(), config(), a, b))
-    parts = stage.merge([stage.load_part(tmp_path / f"{i}.h5") for i in range(3)], W, H)
+    whole = pose_estimate.merge([pose_estimate.estimate(frames(), config())], config(), W, H)
+    for i, (a, b) in enumerate(pose_estimate.shard_bounds(N, 4, 3)):
+        pose_stage.save_part(tmp_path / f"{i}.h5", pose_estimate.estimate(frames(), config(), a, b))
+    parts = pose_estimate.merge([pose_stage.load_part(tmp_path / f"{i}.h5") for i in range(3)], config(), W, H)
     assert parts.keys() == whole.keys()
     for part in whole:
         assert np.array_equal(whole[part], parts[part]), part
@@ -81,7 +82,7 @@ def test_openpose_without_weights_is_one_clear_error(small_target, tmp_path):
     assert not (tmp_path / "poses.h5").exists()
     res = run_stage("pose", f"pose.input={frames_h5}", f"pose.output={tmp_path / 'poses.h5'}", "pose.backend=alphapose",
                     check=False)
-    assert res.returncode == 2 and "pose.backend must be mediapipe or openpose" in res.stderr
+    assert res.returncode == 2 and "pose.backend must be one of mediapipe, openpose" in res.stderr
 
 
 def test_the_real_network_runs_through_the_stage(small_target, tmp_path):
@@ -95,7 +96,7 @@ def test_the_real_network_runs_through_the_stage(small_target, tmp_path):
     run_stage("pose", f"pose.input={frames_h5}", f"pose.output={tmp_path / 'poses.h5'}", "pose.backend=openpose",
               f"pose.openpose_weights={weights}", "pose.box_size=64", "pose.batch_size=4",
               "pose.min_detected_fraction=0")
-    from dancenow.io import h5
-    poses = h5.read_poses(tmp_path / "poses.h5")
+    from dancenow.io import poses as poses_io
+    poses = poses_io.read_poses(tmp_path / "poses.h5")
     assert poses["body"].shape == (12, 25, 3) and np.isfinite(poses["body"]).all()
     assert '"backend": "openpose"' in poses["attrs"]["config"]

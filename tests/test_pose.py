@@ -5,9 +5,10 @@ import pytest
 
 from conftest import real_data, run_stage
 from dancenow.io import h5
+from dancenow.io import poses as poses_io
 from dancenow.keypoints import B
 from dancenow.pose.gaps import fill_gaps
-from dancenow.pose.mediapipe_holistic import BLAZEPOSE_TO_BODY25
+from dancenow.keypoints import BLAZEPOSE_TO_BODY25
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def woman_poses(tmp_path_factory):
     run_stage("extract", f"extract.input={real_data('video', 'target_woman.mp4')}", f"extract.output={d}/f.h5",
               f"extract.audio={d}/a.m4a", "preset_size.height=256", "preset_size.width=256")
     run_stage("pose", f"pose.input={d}/f.h5", f"pose.output={d}/p.h5")
-    return h5.read_poses(d / "p.h5")
+    return poses_io.read_poses(d / "p.h5")
 
 
 def test_person_found_in_real_clips(woman_poses, tmp_path):
@@ -25,7 +26,7 @@ def test_person_found_in_real_clips(woman_poses, tmp_path):
     run_stage("extract", f"extract.input={real_data('video', 'dancer_man.mp4')}", f"extract.output={tmp_path}/f.h5",
               f"extract.audio={tmp_path}/a.m4a", "preset=tiny")
     run_stage("pose", f"pose.input={tmp_path}/f.h5", f"pose.output={tmp_path}/p.h5", "preset=tiny")
-    man = h5.read_poses(tmp_path / "p.h5")
+    man = poses_io.read_poses(tmp_path / "p.h5")
     assert len(man["detected"]) == 102
     assert man["detected"].mean() >= 0.95
 

@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dancenow import cli, config, synth
+from dancenow import cli, conf, synth
+from dancenow.stages import synth as synth_stage
 from dancenow.errors import UserError
 from dancenow.io.video import has_audio
 from dancenow.synth import audio, body
@@ -15,10 +16,10 @@ PERFORMERS = ["dancer", "target_a", "target_b"]
 
 
 def render(out, performer, seed=0, seconds=SECONDS, size=SIZE, audio_on=True):
-    cfg = config.load([f"synth.performer={performer}", f"synth.output={out}", f"synth.seconds={seconds}",
+    cfg = conf.load([f"synth.performer={performer}", f"synth.output={out}", f"synth.seconds={seconds}",
                        f"synth.fps={FPS}", f"synth.width={size}", f"synth.height={size}",
                        f"synth.audio={str(audio_on).lower()}", f"seed={seed}"])
-    synth.run(cfg)
+    synth_stage.run(cfg)
     return out
 
 
@@ -151,7 +152,7 @@ def test_target_routine_covers_a_broad_range_of_poses(performer):
 
 def test_dancer_moves_on_the_beat_of_the_music():
     fps, beats = 60, 32  # 60 fps at 120 BPM: a beat every 30 frames
-    step = int(fps * 60 / synth.BPM)
+    step = int(fps * 60 / body.BPM)
     for seed in range(3):
         j = synth.skeleton("dancer", seed, step * beats, fps, 480, 480)
         hip_height = (j["sole"] - j["pelvis"][:, 1]) / j["scale"]
@@ -163,7 +164,7 @@ def test_music_hits_on_the_beat():
     wave = audio.music(4.0, seed=0)
     env = np.abs(wave)
     win = int(0.03 * audio.RATE)
-    starts = (np.arange(1, 8) * 60 / synth.BPM * audio.RATE).astype(int)
+    starts = (np.arange(1, 8) * 60 / body.BPM * audio.RATE).astype(int)
     after = np.mean([env[s:s + win].mean() for s in starts])
     before = np.mean([env[s - 2 * win:s - win].mean() for s in starts])
     assert after > 2 * before

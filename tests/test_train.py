@@ -18,11 +18,16 @@ import numpy as np
 import pytest
 import torch
 
-from dancenow import config, extract, train
-from dancenow.render import generate
-from dancenow.data import PoseFrameDataset, ShuffleSampler, to_device
+from dancenow import conf
+from dancenow.generation import generate
+from dancenow.images import to_device
+from dancenow.models.checkpoint import load_performer
+from dancenow.stages import extract
+from dancenow.stages import train as train_stage
+from dancenow.training.data import PoseFrameDataset, ShuffleSampler
 from dancenow.errors import UserError
 from dancenow.io import h5
+from dancenow.io import poses as poses_io
 from dancenow.models import GlobalGenerator, MultiscaleDiscriminator
 from dancenow.models.losses import VGGLoss, load_vgg19_features
 
@@ -60,14 +65,14 @@ def make_poses(frames_path, out, frames=None):
     poses = dict(body=body, face=np.zeros((n, 70, 3)), left_hand=np.zeros((n, 21, 3)),
                  right_hand=np.zeros((n, 21, 3)), detected=np.ones(n, bool))
     with h5.create(out) as f:
-        h5.write_poses(f, poses, dict(fps=fps, height=height, width=width))
+        poses_io.write_poses(f, poses, dict(fps=fps, height=height, width=width))
     return out
 
 
 def make_target(folder, size, max_frames=None):
     need_real_data()
     folder.mkdir(parents=True, exist_ok=True)
-    extract.run(config.load([f"extract.input={VIDEO}", f"extract.output={folder / 'frames.h5'}",
+    extract.run(conf.load([f"extract.input={VIDEO}", f"extract.output={folder / 'frames.h5'}",
                              f"extract.audio={folder / 'audio.m4a'}", f"extract.height={size}",
                              f"extract.width={size}", f"extract.max_frames={max_frames or 'null'}"]))
     make_poses(folder / "frames.h5", folder / "poses.h5")
@@ -96,7 +101,7 @@ def one_thread():
 
 
 def train_cfg(frames, poses, out_dir, *overrides):
-    return config.load(["preset=tiny", f"train.frames={frames}", f"train.poses={poses}",
+    return conf.load(["preset=tiny", f"train.frames={frames}", f"train.poses={poses}",
                         f"train.output={out_dir / 'generator.pt'}", f"train.workdir={out_dir / 'work'}",
                         *overrides])
 
@@ -156,13 +161,13 @@ def test_training_with_vgg(small, tmp_path):
     weights = tmp_path / "vgg19.pth"
     features = torchvision.models.vgg.make_layers(torchvision.models.vgg.cfgs["E"])  # torchvision's own layout
     torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, weights)
-    train.run(train_cfg(*small, tmp_path, "train.iterations=2", "train.log_every=1", f"train.vgg_weights={weights}"))
-    _, meta = train.load_performer(tmp_path / "generator.pt")
+    train_stage.run(train_cfg(*small, tmp_path, "train.iterations=2", "train.log_every=1", f"train.vgg_weights={weights}"))
+    _, meta = load_performer(tmp_path / "generator.pt")
     vgg = [h["G_VGG" if h["phase"] == "main" else "F_VGG"] for h in meta["history"]]
     assert {h["phase"] for h in meta["history"]} == {"main", "face"}  # the face GAN has its own VGG loss
     assert all(np.isfinite(v) and v > 0 for v in vgg)
     with pytest.raises(UserError, match="nowhere.pth"):
-        train.run(train_cfg(*small, tmp_path, f"train.vgg_weights={tmp_path / 'nowhere.pth'}"))
+        train_stage.run(train_cfg(*small, tmp_path, f"train.vgg_weights={tmp_path / 'nowhere.pth'}"))
 
 
 # ---- data ------------------------------------------------------------------------------------------------------
@@ -194,17 +199,17 @@ def test_dataset(small, tmp_path):
 
     short = make_poses(frames, tmp_path / "short.h5", frames=5)
     with pytest.raises(UserError, match="5 frames of poses but .* has 6 frames"):
-        train.run(train_cfg(frames, short, tmp_path))
+        train_stage.run(train_cfg(frames, short, tmp_path))
     with pytest.raises(UserError, match="poses file not found"):
-        train.run(train_cfg(frames, tmp_path / "missing.h5", tmp_path))
+        train_stage.run(train_cfg(frames, tmp_path / "missing.h5", tmp_path))
 
 
 # ---- training --------------------------------------------------------------------------------------------------
 
 def mean_l1(generator_path, frames, poses):
     """Mean |generated - real| (in [-1,1] units) of every frame, rendered as `dancenow render` does."""
-    performer, meta = train.load_performer(generator_path)
-    pose = h5.read_poses(poses)
+    performer, meta = load_performer(generator_path)
+    pose = poses_io.read_poses(poses)
     with h5.open_input(frames, "frames") as f:
         real = f["frames"][()]
     assert (meta["height"], meta["width"]) == real.shape[1:3]
@@ -215,15 +220,15 @@ def mean_l1(generator_path, frames, poses):
 def test_overfit_a_few_real_frames(small, tmp_path, caplog):
     frames, poses = small
     caplog.set_level(logging.INFO, logger="dancenow")
-    train.run(train_cfg(frames, poses, tmp_path / "init", "train.iterations=0"))  # the untrained generator
-    train.run(train_cfg(frames, poses, tmp_path / "trained", "train.iterations=100", "train.log_every=10"))
+    train_stage.run(train_cfg(frames, poses, tmp_path / "init", "train.iterations=0"))  # the untrained generator
+    train_stage.run(train_cfg(frames, poses, tmp_path / "trained", "train.iterations=100", "train.log_every=10"))
     before = mean_l1(tmp_path / "init" / "generator.pt", frames, poses)
     after = mean_l1(tmp_path / "trained" / "generator.pt", frames, poses)
     assert after < 0.5 * before, (before, after)
     vgg_off = [r for r in caplog.records if r.levelno == logging.WARNING and "perceptual" in r.getMessage()]
     assert len(vgg_off) == 2 and "train.vgg_weights" in vgg_off[0].getMessage()  # one per run
 
-    G, meta = train.load_performer(tmp_path / "trained" / "generator.pt")
+    G, meta = load_performer(tmp_path / "trained" / "generator.pt")
     assert not G.training and meta["iteration"] == 100
     assert [h["phase"] for h in meta["history"]] == ["main"] * 10 + ["face"]  # log_every=10, face: 10 iterations
     assert meta["generator"]["ngf"] == 8 and meta["train"]["iterations"] == 100
@@ -241,34 +246,34 @@ def test_resume_in_process_and_config_change(small, tmp_path, caplog):
     frames, poses = small
     caplog.set_level(logging.INFO, logger="dancenow")
     no_face = "train.face.enabled=false"
-    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=4", "train.checkpoint_every=2", no_face))
-    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.checkpoint_every=2", no_face))
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=4", "train.checkpoint_every=2", no_face))
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.checkpoint_every=2", no_face))
     assert "resuming from iteration 4 of phase main" in caplog.text
     # the face GAN after the main phase: the main phase is done, the face phase starts
     caplog.clear()
-    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.face.iterations=2"))
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.face.iterations=2"))
     assert "different train config" in caplog.text  # the face GAN's settings are part of the config
     caplog.clear()
-    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.face.iterations=4"))
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.face.iterations=4"))
     assert "resuming from iteration 2 of phase face" in caplog.text
     caplog.clear()
-    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=8", "train.face.iterations=4"))
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=8", "train.face.iterations=4"))
     assert "cannot continue: starting fresh" in caplog.text  # the face GAN was trained on the 6-iteration G
     caplog.clear()
-    train.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.lr=0.001"))
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.lr=0.001"))
     assert "different train config" in caplog.text and "resuming" not in caplog.text
 
 
 def test_load_performer_refuses_other_files(tmp_path):
     with pytest.raises(UserError, match=re.escape(str(tmp_path / "none.pt"))):
-        train.load_performer(tmp_path / "none.pt")
+        load_performer(tmp_path / "none.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x00" * 100)
     with pytest.raises(UserError, match="not a dancenow checkpoint"):
-        train.load_performer(junk)
+        load_performer(junk)
     torch.save({"generator": {}}, tmp_path / "other.pt")
     with pytest.raises(UserError, match="not a dancenow checkpoint"):
-        train.load_performer(tmp_path / "other.pt")
+        load_performer(tmp_path / "other.pt")
 
 
 def start_cli(frames, poses, out_dir, iterations):
@@ -314,7 +319,7 @@ def test_kill_and_resume_matches_uninterrupted_run(tiny, tmp_path):
     assert proc.returncode == 0, err
     resumed = re.search(r"resuming from iteration (\d+)", err)
     assert resumed and int(resumed.group(1)) >= killed_at > 0
-    G, meta = train.load_performer(final)
+    G, meta = load_performer(final)
     assert meta["iteration"] == iterations and (meta["height"], meta["width"]) == (128, 128)
     assert meta["history"] == reference_history  # same seed: same losses, kill or not
     assert final.read_bytes() == reference  # ... and the same bytes

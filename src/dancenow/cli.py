@@ -1,50 +1,43 @@
-"""`dancenow <stage> [hydra overrides]`: one command per workflow stage."""
+"""`dancenow <command> [hydra overrides]`: one command per workflow stage, and the one place that imports a stage."""
 
+import importlib
 import sys
 
 from omegaconf import OmegaConf
 
-from . import config as config_mod
-from . import launch
+from . import conf, launch
 from .errors import UserError
 
-# stage name -> module whose `run(cfg)` performs it
-STAGES = {
-    "synth": "dancenow.synth",
-    "extract": "dancenow.extract",
-    "pose": "dancenow.pose.stage",
-    "normalize": "dancenow.normalize",
-    "train": "dancenow.train",
-    "render": "dancenow.render",
-    "grid": "dancenow.grid",
-    "evaluate": "dancenow.evaluate",
-    "compare": "dancenow.compare",
-    "choreo": "dancenow.choreo.stage",
-}
+COMMANDS = ("synth", "extract", "pose", "normalize", "train", "render", "grid", "evaluate", "compare", "choreo")
 
-USAGE = f"""usage: dancenow <stage> [key=value ...] [--cfg]
+USAGE = f"""usage: dancenow <command> [key=value ...] [--cfg job] [--help]
 
-stages: {', '.join(STAGES)}
+commands: {', '.join(COMMANDS)}
 Overrides use Hydra syntax, e.g. `dancenow train preset=tiny train.iterations=50`.
---cfg prints the composed config and exits."""
+`dancenow <command> --help` lists the command's keys; --cfg job prints the composed config and exits."""
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help") or argv[0] not in STAGES:
+    if not argv or argv[0] not in COMMANDS:
         print(USAGE, file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    stage, overrides = argv[0], argv[1:]
-    launch.setup_logging(stage)
+    command, args = argv[0], argv[1:]
+    show = "--cfg" in args
+    overrides = [a for a in args if a not in ("--cfg", "-h", "--help") and not (show and a in ("job", "all"))]
+    launch.setup_logging(command)
     try:
-        show = "--cfg" in overrides
-        cfg = config_mod.load([o for o in overrides if o != "--cfg"])
+        if "-h" in args or "--help" in args:
+            print(conf.help_text(command, overrides))
+            return 0
+        cfg = conf.load(overrides)
         if show:
             print(OmegaConf.to_yaml(cfg, resolve=False))
             return 0
-        launch.run(stage, STAGES[stage], cfg)
+        stage = importlib.import_module(f"dancenow.stages.{command}")
+        launch.run(command, stage.run, cfg, resumable=getattr(stage, "RESUMABLE", False))
     except UserError as e:
-        print(f"dancenow {stage}: error: {e}", file=sys.stderr)
+        print(f"dancenow {command}: error: {e}", file=sys.stderr)
         return 2
     return 0
 

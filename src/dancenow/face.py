@@ -4,8 +4,7 @@ and the face generator's residual added back at the same pixels."""
 import numpy as np
 import torch
 
-from .keypoints import HEAD_KEYPOINTS
-from .labels import MIN_CONFIDENCE
+from .keypoints import HEAD_KEYPOINTS, MIN_CONFIDENCE
 
 
 def face_boxes(poses, size, height, width):

@@ -1,4 +1,5 @@
-"""Keypoint layouts: OpenPose BODY_25 (the project's order), its face-70 and hand-21 sets, and their render colors."""
+"""Keypoint layouts: OpenPose BODY_25 (the project's order), its face-70 and hand-21 sets, their render colors, the
+BlazePose-33 -> BODY_25 map, and what makes a frame one with a person."""
 
 import numpy as np
 
@@ -41,3 +42,21 @@ HAND_COLORS = np.array([
 ANKLES = (B["RAnkle"], B["LAnkle"])
 HEAD_TOP_CANDIDATES = (B["Nose"], B["REye"], B["LEye"], B["REar"], B["LEar"], B["Neck"])
 HEAD_KEYPOINTS = [B[k] for k in ("Nose", "REye", "LEye", "REar", "LEar")]
+
+# BODY_25 slot -> BlazePose-33 landmark. Neck and MidHip are midpoints; the small toes have no BlazePose landmark
+# and stay missing (confidence 0).
+BLAZEPOSE_TO_BODY25 = {
+    B["Nose"]: 0, B["RShoulder"]: 12, B["RElbow"]: 14, B["RWrist"]: 16, B["LShoulder"]: 11, B["LElbow"]: 13,
+    B["LWrist"]: 15, B["RHip"]: 24, B["RKnee"]: 26, B["RAnkle"]: 28, B["LHip"]: 23, B["LKnee"]: 25,
+    B["LAnkle"]: 27, B["REye"]: 5, B["LEye"]: 2, B["REar"]: 8, B["LEar"]: 7, B["LBigToe"]: 31, B["LHeel"]: 29,
+    B["RBigToe"]: 32, B["RHeel"]: 30,
+}
+MIDPOINTS = {B["Neck"]: (11, 12), B["MidHip"]: (23, 24)}
+
+MIN_CONFIDENCE = 0.1  # a body keypoint this confident counts as a person (and OpenPose's bounding-box threshold)
+
+
+def has_person(body):
+    """bool [N]: the frames of a BODY_25 body [N,25,3] with a person, i.e. a keypoint at least MIN_CONFIDENCE
+    confident."""
+    return (np.asarray(body)[:, :, 2] >= MIN_CONFIDENCE).any(axis=1)

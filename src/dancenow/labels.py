@@ -28,7 +28,6 @@ from .keypoints import BODY_COLORS, BODY_PAIRS, FACE_COLOR, FACE_PAIRS, HAND_COL
 
 STYLE = "openpose-cpu-v1"  # names this way of drawing: label-map caches are keyed on it
 
-MIN_CONFIDENCE = 0.1    # a body keypoint this confident counts as a person (and OpenPose's bounding-box threshold)
 LINE_TYPE = cv2.LINE_8  # OpenPose renders with 8-connected lines
 SHIFT = 4               # fractional bits of the keypoint positions given to cv2
 _ONE = 1 << SHIFT
@@ -118,6 +117,6 @@ def draw_label(height, width, body, face=None, left_hand=None, right_hand=None):
 
 
 def draw_labels(poses, index, height, width):
-    """Label map of frame `index` of an in-memory poses dict (see io.h5.read_poses)."""
+    """Label map of frame `index` of an in-memory poses dict (see io.poses.read_poses)."""
     return draw_label(height, width, poses["body"][index], poses["face"][index],
                       poses["left_hand"][index], poses["right_hand"][index])

@@ -11,7 +11,6 @@ iteration and saves; submitit then requeues the job, which resumes from that che
 """
 
 import copy
-import importlib
 import logging
 import os
 import re
@@ -22,23 +21,19 @@ import time
 from pathlib import Path
 
 from . import distributed
-from .config import section
+from .conf import section
 from .errors import UserError
 
 log = logging.getLogger(__name__)
 
-RESUMABLE = {"dancenow.train"}  # stages that honour distributed.STOP: saved and requeued on Slurm's warning
-RESOURCES = dict(nodes=1, tasks_per_node=1, cpus_per_task=1, timeout_min=1, gpus_per_node=0)  # key: its minimum
 
-
-def run(stage, module, cfg):
-    """Run `stage`, whose module's `run(cfg)` performs it, where `cfg.launcher` says."""
+def run(stage, run_stage, cfg, resumable=False):
+    """Run `stage` (its function `run_stage(cfg)`) where `cfg.launcher` says. A `resumable` stage honours
+    distributed.STOP: on Slurm's warning it saves and its job is requeued."""
     if cfg.launcher == "local":
-        run_here(module, cfg)
-    elif cfg.launcher == "slurm":
-        run_on_slurm(stage, module, cfg)
+        run_here(run_stage, cfg)
     else:
-        raise UserError(f"launcher must be 'local' or 'slurm', not {cfg.launcher!r}")
+        run_on_slurm(stage, run_stage, cfg, resumable)
 
 
 def setup_logging(stage, rank=""):
@@ -55,10 +50,9 @@ def setup_threads(cfg):
             sys.modules["torch"].set_num_threads(int(cfg.threads))
 
 
-def run_here(module, cfg):
-    mod = importlib.import_module(module)
+def run_here(run_stage, cfg):
     setup_threads(cfg)
-    mod.run(cfg)
+    run_stage(cfg)
 
 
 # ---- inside the job --------------------------------------------------------------------------------------------
@@ -66,8 +60,8 @@ def run_here(module, cfg):
 class StageJob:
     """What every task of a Slurm job runs: the stage, in-process. A UserError comes back as the job's result."""
 
-    def __init__(self, stage, module, cfg):
-        self.stage, self.module, self.cfg = stage, module, cfg
+    def __init__(self, stage, run_stage, cfg):
+        self.stage, self.run_stage, self.cfg = stage, run_stage, cfg
 
     def __call__(self):
         import submitit
@@ -76,7 +70,7 @@ class StageJob:
         setup_logging(self.stage, f"[rank {env.rank}]" if env.world_size > 1 else "")
         logging.getLogger("submitit").propagate = False  # it prints its own: warnings to stderr, the rest to stdout
         try:
-            run_here(self.module, self.cfg)
+            run_here(self.run_stage, self.cfg)
         except UserError as e:
             return str(e)
         return None
@@ -107,23 +101,11 @@ class ResumableStageJob(StageJob):
 
 # ---- this side: submit and wait --------------------------------------------------------------------------------
 
-def resources(cfg, stage):
-    r = section(cfg, "resources").get(stage)
-    if r is None:
-        raise UserError(f"the config has no resources.{stage}: add it to run {stage} with launcher=slurm")
-    for k, low in RESOURCES.items():
-        if not isinstance(r.get(k), int) or isinstance(r[k], bool) or r[k] < low:
-            raise UserError(f"resources.{stage}.{k} must be an integer >= {low}, not {r.get(k)!r}")
-    if not isinstance(r.get("mem_gb"), (int, float)) or r["mem_gb"] <= 0:
-        raise UserError(f"resources.{stage}.mem_gb must be a positive number, not {r.get('mem_gb')!r}")
-    return r
-
-
-def run_on_slurm(stage, module, cfg):
+def run_on_slurm(stage, run_stage, cfg, resumable):
     import submitit
     from submitit.core.utils import FailedJobError
 
-    s, r = section(cfg, "slurm"), resources(cfg, stage)
+    s, r = section(cfg, "slurm"), section(cfg, "resources")[stage]
     folder = Path(s["folder"]).resolve() / f"{stage}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     try:
         executor = submitit.AutoExecutor(folder, cluster="slurm", slurm_max_num_timeout=s["max_num_timeout"])
@@ -131,15 +113,15 @@ def run_on_slurm(stage, module, cfg):
         raise UserError(f"launcher=slurm needs Slurm's commands on PATH ({e}); use launcher=local here") from None
     executor.update_parameters(
         name=f"dancenow-{stage}", nodes=r["nodes"], tasks_per_node=r["tasks_per_node"],
-        gpus_per_node=r["gpus_per_node"] or None, cpus_per_task=r["cpus_per_task"], mem_gb=r["mem_gb"],
-        timeout_min=r["timeout_min"], slurm_partition=s["partition"], slurm_account=s["account"],
+        gpus_per_node=r["gpus_per_node"] or None, cpus_per_task=r["cpus_per_task"], slurm_mem=f"{r['mem_mb']}MB",
+        timeout_min=r["runtime"], slurm_partition=s["partition"], slurm_account=s["account"],
         slurm_qos=s["qos"], slurm_constraint=s["constraint"], slurm_setup=s["setup"] or None,
         slurm_signal_delay_s=s["signal_delay_s"], slurm_additional_parameters=s["additional"] or None)
     job_cfg = copy.deepcopy(cfg)
     job_cfg.threads = r["cpus_per_task"]  # "all cores" in a job means the job's cores
-    job_class = ResumableStageJob if module in RESUMABLE else StageJob
+    job_class = ResumableStageJob if resumable else StageJob
     try:
-        job = executor.submit(job_class(stage, module, job_cfg))
+        job = executor.submit(job_class(stage, run_stage, job_cfg))
     except FailedJobError as e:
         raise UserError(f"Slurm refused the {stage} job: {str(e).strip()}") from None
     log_path = job.task(0).paths.stderr

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .data import to_device
+from .images import to_device
 from .io.weights import load_state_dict, vgg_features
 
 log = logging.getLogger(__name__)

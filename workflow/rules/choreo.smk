@@ -5,26 +5,46 @@
 rule choreo:
     """An acLSTM trained on the source's poses and/or BVH motion capture makes up a dance of choreo.seconds. The
     trained network (results/choreo/model.pt) is not an output: Snakemake would delete it before a rerun, and the
-    stage reuses it when only the length, seed frames or temperature of the dance change."""
+    stage reuses it when only the length, seed frames or temperature of the dance change.
+    """
     input:
-        poses=[f"{RESULTS}/videos/{SOURCE}/poses.h5"] if CHOREO["enabled"] and CHOREO["source_poses"] else [],
+        poses=(
+            [f"{RESULTS}/videos/{SOURCE}/poses.h5"]
+            if CHOREO["enabled"] and CHOREO["source_poses"]
+            else []
+        ),
         bvh=CHOREO["bvh"] if CHOREO["enabled"] else [],
     output:
         dance=f"{RESULTS}/choreo/dance.h5",
-        video=report(f"{RESULTS}/choreo/dance.mp4", caption="../report/choreo.rst", category="Choreography"),
+        video=report(
+            f"{RESULTS}/choreo/dance.mp4",
+            caption="../report/choreo.rst",
+            category="Choreography",
+        ),
         metrics=f"{RESULTS}/choreo/metrics.json",
+    log:
+        f"{RESULTS}/logs/choreo.log",
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    resources:
+        **resources_of("choreo"),
     params:
-        overrides=overrides("choreo", [f"seed={CHOREO.get('seed')}", f"choreo.seconds={CHOREO.get('seconds')}",
-                                       f"choreo.temperature={CHOREO.get('temperature')}"]),
+        overrides=overrides(
+            "choreo",
+            [
+                f"seed={CHOREO['seed']}",
+                f"choreo.seconds={CHOREO['seconds']}",
+                f"choreo.temperature={CHOREO['temperature']}",
+            ],
+        ),
         poses=lambda wc, input: hydra_list(input.poses),
         bvh=lambda wc, input: hydra_list(input.bvh),
         model=f"{RESULTS}/choreo/model.pt",
-    log:
-        f"{RESULTS}/logs/choreo.log",
-    threads: workflow.cores
     shell:
-        dancenow("choreo") + " 'choreo.poses={params.poses}' 'choreo.bvh={params.bvh}' choreo.output={output.dance}"
-        " choreo.video={output.video} choreo.metrics={output.metrics} choreo.model={params.model} 2> {log}"
+        dancenow("choreo")
+        + " 'choreo.poses={params.poses}' 'choreo.bvh={params.bvh}' choreo.output={output.dance}"
+        " choreo.video={output.video} choreo.metrics={output.metrics} choreo.model={params.model} > {log} 2>&1"
 
 
 use rule normalize as normalize_choreo with:
@@ -33,8 +53,12 @@ use rule normalize as normalize_choreo with:
         target=f"{RESULTS}/videos/{{target}}/poses.h5",
     output:
         poses=f"{RESULTS}/choreo/{{target}}/normalized.h5",
-        plot=report(f"{RESULTS}/choreo/{{target}}/normalize.png", caption="../report/normalize.rst",
-                    category="Choreography", subcategory="{target}"),
+        plot=report(
+            f"{RESULTS}/choreo/{{target}}/normalize.png",
+            caption="../report/normalize.rst",
+            category="Choreography",
+            subcategory="{target}",
+        ),
     log:
         f"{RESULTS}/logs/choreo/{{target}}/normalize.log",
 
@@ -45,8 +69,12 @@ use rule render as render_choreo with:
         checkpoint=f"{RESULTS}/models/{{target}}/generator.pt",
     output:
         frames=f"{RESULTS}/choreo/{{target}}/generated.h5",
-        video=report(f"{RESULTS}/choreo/{{target}}/{{target}}.mp4", caption="../report/choreo_render.rst",
-                     category="Choreography", subcategory="{target}"),
+        video=report(
+            f"{RESULTS}/choreo/{{target}}/{{target}}.mp4",
+            caption="../report/choreo_render.rst",
+            category="Choreography",
+            subcategory="{target}",
+        ),
     log:
         f"{RESULTS}/logs/choreo/{{target}}/render.log",
 
@@ -56,6 +84,10 @@ use rule grid as grid_choreo with:
         poses=f"{RESULTS}/choreo/dance.h5",
         targets=expand(f"{RESULTS}/choreo/{{target}}/generated.h5", target=TARGETS),
     output:
-        report(f"{RESULTS}/choreo/grid.mp4", caption="../report/choreo_grid.rst", category="Choreography"),
+        report(
+            f"{RESULTS}/choreo/grid.mp4",
+            caption="../report/choreo_grid.rst",
+            category="Choreography",
+        ),
     log:
         f"{RESULTS}/logs/choreo/grid.log",

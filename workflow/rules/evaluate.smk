@@ -6,19 +6,32 @@ rule evaluate:
         checkpoint=f"{RESULTS}/models/{{target}}/generator.pt",
     output:
         metrics=f"{RESULTS}/evaluate/{{target}}/metrics.json",
-        plot=report(f"{RESULTS}/evaluate/{{target}}/evaluate.png", caption="../report/evaluate.rst",
-                    category="Evaluation", subcategory="{target}"),
-        video=report(f"{RESULTS}/evaluate/{{target}}/heldout.mp4", caption="../report/heldout.rst",
-                     category="Evaluation", subcategory="{target}"),
-    params:
-        overrides=overrides("evaluate"),
+        plot=report(
+            f"{RESULTS}/evaluate/{{target}}/evaluate.png",
+            caption="../report/evaluate.rst",
+            category="Evaluation",
+            subcategory="{target}",
+        ),
+        video=report(
+            f"{RESULTS}/evaluate/{{target}}/heldout.mp4",
+            caption="../report/heldout.rst",
+            category="Evaluation",
+            subcategory="{target}",
+        ),
     log:
         f"{RESULTS}/logs/evaluate/{{target}}.log",
+    conda:
+        "../../environment.yml"
     threads: 1
+    resources:
+        **resources_of("evaluate"),
+    params:
+        overrides=overrides("evaluate"),
     shell:
-        dancenow("evaluate") + " evaluate.frames={input.frames} evaluate.poses={input.poses}"
+        dancenow("evaluate")
+        + " evaluate.frames={input.frames} evaluate.poses={input.poses}"
         " evaluate.checkpoint={input.checkpoint} evaluate.output={output.metrics} evaluate.plot={output.plot}"
-        " evaluate.video={output.video} 2> {log}"
+        " evaluate.video={output.video} > {log} 2>&1"
 
 
 use rule evaluate as evaluate_ablation with:
@@ -28,10 +41,18 @@ use rule evaluate as evaluate_ablation with:
         checkpoint=f"{RESULTS}/ablation/{{target}}/{{variant}}/generator.pt",
     output:
         metrics=f"{RESULTS}/ablation/{{target}}/{{variant}}/metrics.json",
-        plot=report(f"{RESULTS}/ablation/{{target}}/{{variant}}/evaluate.png", caption="../report/evaluate.rst",
-                    category="Ablation", subcategory="{target}"),
-        video=report(f"{RESULTS}/ablation/{{target}}/{{variant}}/heldout.mp4", caption="../report/heldout.rst",
-                     category="Ablation", subcategory="{target}"),
+        plot=report(
+            f"{RESULTS}/ablation/{{target}}/{{variant}}/evaluate.png",
+            caption="../report/evaluate.rst",
+            category="Ablation",
+            subcategory="{target}",
+        ),
+        video=report(
+            f"{RESULTS}/ablation/{{target}}/{{variant}}/heldout.mp4",
+            caption="../report/heldout.rst",
+            category="Ablation",
+            subcategory="{target}",
+        ),
     log:
         f"{RESULTS}/logs/ablation/{{target}}/{{variant}}/evaluate.log",
 
@@ -41,29 +62,46 @@ rule compare:
     input:
         expand(f"{RESULTS}/evaluate/{{target}}/metrics.json", target=TARGETS),
     output:
-        table=report(f"{RESULTS}/evaluate/metrics.html", caption="../report/metrics.rst", category="Evaluation"),
+        table=report(
+            f"{RESULTS}/evaluate/metrics.html",
+            caption="../report/metrics.rst",
+            category="Evaluation",
+        ),
         csv=f"{RESULTS}/evaluate/metrics.csv",
+    log:
+        f"{RESULTS}/logs/evaluate/compare.log",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        **resources_of("compare"),
     params:
         overrides=overrides("compare"),
         metrics=lambda wc, input: hydra_list(input),
         names=hydra_list(TARGETS),
-    log:
-        f"{RESULTS}/logs/evaluate/compare.log",
-    threads: 1
     shell:
-        dancenow("compare") + " 'compare.metrics={params.metrics}' 'compare.names={params.names}'"
-        " compare.output={output.table} compare.csv={output.csv} 2> {log}"
+        dancenow("compare")
+        + " 'compare.metrics={params.metrics}' 'compare.names={params.names}'"
+        " compare.output={output.table} compare.csv={output.csv} > {log} 2>&1"
 
 
 use rule compare as compare_ablation with:
     input:
-        expand(f"{RESULTS}/ablation/{{target}}/{{variant}}/metrics.json", target=TARGETS, variant=ABLATION),
+        expand(
+            f"{RESULTS}/ablation/{{target}}/{{variant}}/metrics.json",
+            target=TARGETS,
+            variant=VARIANTS,
+        ),
     output:
-        table=report(f"{RESULTS}/ablation/ablation.html", caption="../report/ablation.rst", category="Ablation"),
+        table=report(
+            f"{RESULTS}/ablation/ablation.html",
+            caption="../report/ablation.rst",
+            category="Ablation",
+        ),
         csv=f"{RESULTS}/ablation/ablation.csv",
+    log:
+        f"{RESULTS}/logs/ablation/compare.log",
     params:
         overrides=overrides("compare"),
         metrics=lambda wc, input: hydra_list(input),
-        names=hydra_list(f"{t}/{v}" for t in TARGETS for v in ABLATION),
-    log:
-        f"{RESULTS}/logs/ablation/compare.log",
+        names=hydra_list(f"{t}/{v}" for t in TARGETS for v in VARIANTS),

@@ -5,11 +5,16 @@ rule extract:
     output:
         frames=f"{RESULTS}/videos/{{name}}/frames.h5",
         audio=f"{RESULTS}/videos/{{name}}/audio.m4a",
-    params:
-        overrides=overrides("extract"),
     log:
         f"{RESULTS}/logs/extract/{{name}}.log",
+    conda:
+        "../../environment.yml"
     threads: 1
+    resources:
+        **resources_of("extract"),
+    params:
+        overrides=overrides("extract"),
     shell:
-        dancenow("extract") + " extract.input={input} extract.output={output.frames} extract.audio={output.audio}"
-        " 2> {log}"
+        dancenow("extract")
+        + " extract.input={input} extract.output={output.frames} extract.audio={output.audio}"
+        " > {log} 2>&1"

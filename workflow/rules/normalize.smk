@@ -5,13 +5,21 @@ rule normalize:
         target=f"{RESULTS}/videos/{{target}}/poses.h5",
     output:
         poses=f"{RESULTS}/transfer/{{target}}/normalized.h5",
-        plot=report(f"{RESULTS}/transfer/{{target}}/normalize.png", caption="../report/normalize.rst",
-                    category="Normalization"),
-    params:
-        overrides=overrides("normalize"),
+        plot=report(
+            f"{RESULTS}/transfer/{{target}}/normalize.png",
+            caption="../report/normalize.rst",
+            category="Normalization",
+        ),
     log:
         f"{RESULTS}/logs/normalize/{{target}}.log",
+    conda:
+        "../../environment.yml"
     threads: 1
+    resources:
+        **resources_of("normalize"),
+    params:
+        overrides=overrides("normalize"),
     shell:
-        dancenow("normalize") + " normalize.source={input.source} normalize.target={input.target}"
-        " normalize.output={output.poses} normalize.plot={output.plot} 2> {log}"
+        dancenow("normalize")
+        + " normalize.source={input.source} normalize.target={input.target}"
+        " normalize.output={output.poses} normalize.plot={output.plot} > {log} 2>&1"

@@ -4,10 +4,14 @@ rule pose:
         f"{RESULTS}/videos/{{name}}/frames.h5",
     output:
         f"{RESULTS}/videos/{{name}}/poses.h5",
-    params:
-        overrides=overrides("pose"),
     log:
         f"{RESULTS}/logs/pose/{{name}}.log",
+    conda:
+        "../../environment.yml"
     threads: 1
+    resources:
+        **resources_of("pose"),
+    params:
+        overrides=overrides("pose"),
     shell:
-        dancenow("pose") + " pose.input={input} pose.output={output} 2> {log}"
+        dancenow("pose") + " pose.input={input} pose.output={output} > {log} 2>&1"

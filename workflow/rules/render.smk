@@ -6,17 +6,25 @@ rule render:
         audio=f"{RESULTS}/videos/{SOURCE}/audio.m4a",
     output:
         frames=f"{RESULTS}/transfer/{{target}}/generated.h5",
-        video=report(f"{RESULTS}/transfer/{{target}}/{{target}}.mp4", caption="../report/render.rst",
-                     category="Motion transfer"),
+        video=report(
+            f"{RESULTS}/transfer/{{target}}/{{target}}.mp4",
+            caption="../report/render.rst",
+            category="Motion transfer",
+        ),
+    log:
+        f"{RESULTS}/logs/render/{{target}}.log",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        **resources_of("render"),
     params:
         overrides=overrides("render"),
         audio=optional_input("audio"),  # a rule without the audio input makes a silent video
-    log:
-        f"{RESULTS}/logs/render/{{target}}.log",
-    threads: 1
     shell:
-        dancenow("render") + " render.poses={input.poses} render.checkpoint={input.checkpoint}"
-        " render.audio={params.audio} render.output={output.frames} render.video={output.video} 2> {log}"
+        dancenow("render")
+        + " render.poses={input.poses} render.checkpoint={input.checkpoint}"
+        " render.audio={params.audio} render.output={output.frames} render.video={output.video} > {log} 2>&1"
 
 
 rule grid:
@@ -27,17 +35,26 @@ rule grid:
         audio=f"{RESULTS}/videos/{SOURCE}/audio.m4a",
         targets=expand(f"{RESULTS}/transfer/{{target}}/generated.h5", target=TARGETS),
     output:
-        report(f"{RESULTS}/grid.mp4", caption="../report/grid.rst", category="Motion transfer"),
+        report(
+            f"{RESULTS}/grid.mp4",
+            caption="../report/grid.rst",
+            category="Motion transfer",
+        ),
+    log:
+        f"{RESULTS}/logs/grid.log",
+    conda:
+        "../../environment.yml"
+    threads: 1
+    resources:
+        **resources_of("grid"),
     params:
         overrides=overrides("grid"),
         frames=optional_input("frames"),  # without the source's frames: pose | targets
         audio=optional_input("audio"),
         targets=lambda wc, input: hydra_list(input.targets),
         names=hydra_list(TARGETS),
-    log:
-        f"{RESULTS}/logs/grid.log",
-    threads: 1
     shell:
-        dancenow("grid") + " grid.source_frames={params.frames} grid.source_poses={input.poses}"
+        dancenow("grid")
+        + " grid.source_frames={params.frames} grid.source_poses={input.poses}"
         " grid.audio={params.audio} 'grid.targets={params.targets}' 'grid.names={params.names}'"
-        " grid.output={output} 2> {log}"
+        " grid.output={output} > {log} 2>&1"

@@ -2,14 +2,19 @@ rule synth:
     """The built-in demo input: a procedural performer dancing to a procedural beat."""
     output:
         "demo/{performer}.mp4",
-    wildcard_constraints:
-        performer="|".join(SYNTH_PERFORMERS),
-    params:
-        seconds=lambda wc: config.get("synth_seconds", {}).get(wc.performer, 12),
-        overrides="",
     log:
         "demo/logs/{performer}.log",
+    wildcard_constraints:
+        performer="|".join(PERFORMERS),
+    conda:
+        "../../environment.yml"
     threads: 1
+    resources:
+        **resources_of("synth"),
+    params:
+        seconds=lambda wc: config["synth_seconds"][wc.performer],
+        overrides="",
     shell:
-        dancenow("synth") + " synth.performer={wildcards.performer} synth.seconds={params.seconds}"
-        " synth.output={output} 2> {log}"
+        dancenow("synth")
+        + " synth.performer={wildcards.performer} synth.seconds={params.seconds}"
+        " synth.output={output} > {log} 2>&1"

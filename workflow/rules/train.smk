@@ -1,27 +1,35 @@
 rule train:
     """EDN generator of one target person (+ temporal smoothing, face GAN, local enhancer as the preset says);
-    resumes from {RESULTS}/models/{target}/work after a kill. The last `holdout` of the frames are not trained on."""
+    resumes from {RESULTS}/models/{target}/work after a kill. The last `holdout` of the frames are not trained on.
+    """
     input:
         frames=f"{RESULTS}/videos/{{target}}/frames.h5",
         poses=f"{RESULTS}/videos/{{target}}/poses.h5",
     output:
         f"{RESULTS}/models/{{target}}/generator.pt",
+    log:
+        f"{RESULTS}/logs/train/{{target}}.log",
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    resources:
+        **resources_of("train"),
     params:
         overrides=overrides("train", [f"train.holdout={HOLDOUT}"]),
         workdir=lambda wc, output: os.path.join(os.path.dirname(output[0]), "work"),
-    log:
-        f"{RESULTS}/logs/train/{{target}}.log",
-    threads: workflow.cores
     shell:
-        dancenow("train") + " train.frames={input.frames} train.poses={input.poses} train.output={output}"
-        " train.workdir={params.workdir} 2> {log}"
+        dancenow("train")
+        + " train.frames={input.frames} train.poses={input.poses} train.output={output}"
+        " train.workdir={params.workdir} > {log} 2>&1"
 
 
 use rule train as train_ablation with:
     output:
         f"{RESULTS}/ablation/{{target}}/{{variant}}/generator.pt",
-    params:
-        overrides=lambda wc: overrides("train", [f"train.holdout={HOLDOUT}", *ABLATION[wc.variant]]),
-        workdir=lambda wc, output: os.path.join(os.path.dirname(output[0]), "work"),
     log:
         f"{RESULTS}/logs/ablation/{{target}}/{{variant}}/train.log",
+    params:
+        overrides=lambda wc: overrides(
+            "train", [f"train.holdout={HOLDOUT}", f"variant={wc.variant}"]
+        ),
+        workdir=lambda wc, output: os.path.join(os.path.dirname(output[0]), "work"),

@@ -20,6 +20,15 @@ def atomic_path(final):
         raise
 
 
+def save_torch(obj, path):
+    """torch.save to a temporary name, fsync, rename: the final name only ever holds a complete file."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)  # to a file object: the archive's inner name does not depend on the temporary name
+        f.flush()
+        os.fsync(f.fileno())
+
 
 def remove_stale_temporaries(final):
     """Delete the temporaries of `final` that killed writers left behind (those whose process is gone)."""

@@ -1,4 +1,4 @@
-"""HDF5 conventions: provenance attributes, byte-reproducible files, frames and poses layouts."""
+"""HDF5 conventions: provenance attributes, byte-reproducible files, the frames layout."""
 
 import hashlib
 import json
@@ -90,29 +90,3 @@ def read_frames_meta(f):
     a = f.attrs
     return dict(fps=float(a["fps"]), n=f["frames"].shape[0], height=f["frames"].shape[1],
                 width=f["frames"].shape[2], video_sha256=str(a["video_sha256"]))
-
-
-# ---- poses.h5 ----------------------------------------------------------------------------------------
-
-POSE_PARTS = {"body": 25, "face": 70, "left_hand": 21, "right_hand": 21}
-
-
-def write_poses(f, poses, meta):
-    """poses: dict part -> float32 [N,K,3] (x, y, confidence); plus bool [N] 'detected' and 'filled'."""
-    for part, k in POSE_PARTS.items():
-        arr = np.asarray(poses[part], dtype=np.float32)
-        assert arr.ndim == 3 and arr.shape[1:] == (k, 3), (part, arr.shape)
-        dataset(f, part, arr)
-    for flag in ("detected", "filled"):
-        if flag in poses:
-            dataset(f, flag, np.asarray(poses[flag], dtype=bool))
-    for k in ("fps", "height", "width"):
-        f.attrs[k] = meta[k]
-
-
-def read_poses(path):
-    """Load a poses.h5 into memory: dict of arrays plus 'attrs'."""
-    with open_input(path, "poses") as f:
-        out = {k: f[k][()] for k in f.keys()}
-        out["attrs"] = dict(f.attrs)
-    return out

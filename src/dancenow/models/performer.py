@@ -15,7 +15,7 @@ from .generator import GlobalGenerator, LocalEnhancer
 
 
 def build_generator(g):
-    """The main generator described by checkpoint metadata `g` (see dancenow.train.generator_config)."""
+    """The main generator described by checkpoint metadata `g` (see dancenow.models.checkpoint.generator_config)."""
     input_nc = g["label_nc"] + (g["output_nc"] if g["temporal"] else 0)
     if g["n_local_enhancers"]:
         return LocalEnhancer(input_nc, g["output_nc"], g["ngf"], g["n_downsample"], g["n_blocks"],

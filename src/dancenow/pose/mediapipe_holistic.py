@@ -1,20 +1,13 @@
-"""mediapipe Holistic (body, face, hands) on CPU, mapped to OpenPose BODY_25 + face-70 + hand-21."""
+"""The mediapipe backend of pose estimation: mediapipe Holistic (body, face, hands of one person) on CPU, mapped to
+OpenPose BODY_25 + face-70 + hand-21."""
 
 import os
 
 import numpy as np
+from tqdm import tqdm
 
-from ..keypoints import B
-
-# BODY_25 slot -> BlazePose-33 landmark. Neck and MidHip are midpoints; the small toes have no BlazePose landmark
-# and stay missing (confidence 0).
-BLAZEPOSE_TO_BODY25 = {
-    B["Nose"]: 0, B["RShoulder"]: 12, B["RElbow"]: 14, B["RWrist"]: 16, B["LShoulder"]: 11, B["LElbow"]: 13,
-    B["LWrist"]: 15, B["RHip"]: 24, B["RKnee"]: 26, B["RAnkle"]: 28, B["LHip"]: 23, B["LKnee"]: 25,
-    B["LAnkle"]: 27, B["REye"]: 5, B["LEye"]: 2, B["REar"]: 8, B["LEar"]: 7, B["LBigToe"]: 31, B["LHeel"]: 29,
-    B["RBigToe"]: 32, B["RHeel"]: 30,
-}
-MIDPOINTS = {B["Neck"]: (11, 12), B["MidHip"]: (23, 24)}
+from ..io.poses import POSE_PARTS
+from ..keypoints import BLAZEPOSE_TO_BODY25, MIDPOINTS
 
 # Face-mesh landmark of each of the 68 iBUG points (OpenPose face 0..67); 68 and 69 are the pupils.
 FACEMESH_TO_FACE68 = [
@@ -83,3 +76,25 @@ class HolisticEstimator:
             if lms is not None:
                 out[part] = _landmarks(lms, w, h)
         return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def estimate(frames, c, start, stop):
+    """The keypoint sets of frames[start:stop]. mediapipe's tracker restarts every `pose.chunk_frames` frames
+    (counted from frame 0), so any split of the video on chunk boundaries gives exactly those of one pass."""
+    chunk = c["chunk_frames"]
+    est = HolisticEstimator(c["model_complexity"], c["min_detection_confidence"], c["min_tracking_confidence"])
+    out = {p: np.zeros((stop - start, n, 3), np.float32) for p, n in POSE_PARTS.items()}
+    try:
+        for i in tqdm(range(start, stop), desc="pose", unit="frame", leave=False):
+            if i > start and i % chunk == 0:
+                est.reset()
+            for part, kps in est(frames[i]).items():
+                out[part][i - start] = kps
+    finally:
+        est.close()
+    return out
+
+
+def merge(raws, width, height):
+    """Consecutive ranges' keypoint sets joined."""
+    return {p: np.concatenate([r[p] for r in raws]) for p in POSE_PARTS}

@@ -355,8 +355,7 @@ def skeleton(performer, seed, n_frames, fps, width, height):
 def body25(joints):
     """BODY_25 keypoints [N,25,3] (x, y, confidence) of a skeleton's joints: the joints mediapipe also has, Neck and
     MidHip; the eyes, ears and feet a procedural performer does not define have confidence 0."""
-    from ..keypoints import B
-    from ..pose.mediapipe_holistic import BLAZEPOSE_TO_BODY25
+    from ..keypoints import B, BLAZEPOSE_TO_BODY25
 
     n = len(joints["nose"])
     out = np.zeros((n, 25, 3), np.float32)

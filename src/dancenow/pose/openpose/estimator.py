@@ -10,26 +10,29 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ...distributed import local_rank
-from ...io import h5
+from ...device import amp_context, task_device
+from ...io.poses import POSE_PARTS
 from .decode import decode
 from .network import load_network, run_network
 from .track import coco18_to_body25, track_main_dancer
 
 
-def device_and_autocast(amp):
-    from ...train import amp_context  # the one rule for bfloat16 autocast
+def estimate(frames, c, start, stop):
+    """The raw result of frames[start:stop]: {"people": every person per frame}."""
+    return {"people": detect_people(frames, c, start, stop)}
 
-    device = torch.device("cuda", local_rank()) if torch.cuda.is_available() else torch.device("cpu")
-    autocast, _ = amp_context(amp, device, "pose.amp")
-    return device, autocast
+
+def merge(raws, width, height):
+    """The main dancer tracked over the whole video of consecutive ranges' people."""
+    return main_dancer(stack_people([r["people"] for r in raws]), width, height)
 
 
 def detect_people(frames, c, start=0, stop=None):
     """Every person in frames[start:stop]: float32 [n, P, 18, 3] (COCO-18, frame pixels; P the most people in one
     frame, absent people all zeros)."""
     stop = len(frames) if stop is None else stop
-    device, autocast = device_and_autocast(c["amp"])
+    device = task_device()
+    autocast, _ = amp_context(c["amp"], device, "pose.amp")
     net = load_network(c["openpose_weights"], device)
     batch = int(c["batch_size"])
     people = []
@@ -55,6 +58,6 @@ def main_dancer(people, width, height):
     """The pose stage's keypoint sets of the tracked main dancer: body BODY_25 [N,25,3], face and hands zeros."""
     found = [p[p[:, :, 2].max(axis=1) > 0] if p.size else p for p in people]
     main, _ = track_main_dancer(found, image_size=(width, height))
-    out = {part: np.zeros((len(people), n, 3), np.float32) for part, n in h5.POSE_PARTS.items()}
+    out = {part: np.zeros((len(people), n, 3), np.float32) for part, n in POSE_PARTS.items()}
     out["body"] = coco18_to_body25(main).astype(np.float32)
     return out

@@ -6,19 +6,17 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .config import section
-from .errors import UserError
-from .io import h5
-from .io.atomic import atomic_path
-from .io.video import VideoReader, extract_audio
+from ..conf import section
+from ..errors import UserError
+from ..io import h5
+from ..io.atomic import atomic_path
+from ..io.video import VideoReader, extract_audio
 
 log = logging.getLogger(__name__)
 
 
 def fit_geometry(src_w, src_h, out_w, out_h, fit):
     """Scale and offsets that put a src_w x src_h frame into out_w x out_h: 'pad' keeps it whole, 'crop' fills."""
-    if fit not in ("pad", "crop"):
-        raise UserError(f"extract.fit must be 'pad' or 'crop', not {fit!r}")
     pick = min if fit == "pad" else max
     scale = pick(out_w / src_w, out_h / src_h)
     new_w, new_h = round(src_w * scale), round(src_h * scale)
@@ -41,7 +39,7 @@ def fit_frame(frame, geometry, new_size, out_w, out_h):
 def run(cfg):
     c = section(cfg, "extract")
     reader = VideoReader(c["input"])
-    out_w, out_h = int(c["width"]), int(c["height"])
+    out_w, out_h = c["width"], c["height"]
     geometry, new_size = fit_geometry(reader.width, reader.height, out_w, out_h, c["fit"])
     video_sha = h5.sha256_file(c["input"])
     log.info("%s: %dx%d at %.3f fps -> %dx%d (%s)", c["input"], reader.width, reader.height, reader.fps,
@@ -53,7 +51,7 @@ def run(cfg):
             ds = h5.frames_dataset(f, 0, out_h, out_w)
             n = 0
             for frame in tqdm(reader, desc="extract", unit="frame", leave=False):
-                if c["max_frames"] is not None and n >= int(c["max_frames"]):
+                if c["max_frames"] is not None and n >= c["max_frames"]:
                     break
                 ds.resize(n + 1, axis=0)
                 ds[n] = fit_frame(frame, geometry, new_size, out_w, out_h)

@@ -1,5 +1,5 @@
-"""normalize: source poses.h5 + target poses.h5 -> the source's poses in the target's frame (EDN global pose
-normalization, Chan et al. 2019, section 3.2; after data_prep/graph_posenorm.py of the official code).
+"""EDN's global pose normalization: the source's poses moved and scaled into the target's frame (Chan et al.
+2019, section 3.2; after data_prep/graph_posenorm.py of the official code).
 
 Every video gets, per frame, from its BODY_25 body (keypoints with confidence >= `min_confidence` only):
 
@@ -39,18 +39,11 @@ keypoints (confidence 0) stay missing at (0, 0). A confidence-weighted Gaussian 
 then smooths the keypoints; missing ones neither take part nor get filled.
 """
 
-import json
-import logging
-
 import numpy as np
 
-from .config import section
 from .errors import UserError
-from .io import h5
-from .io.atomic import atomic_path
+from .io.poses import POSE_PARTS
 from .keypoints import ANKLES, B, BODY_25
-
-log = logging.getLogger(__name__)
 
 HEAD = (B["Nose"], B["REye"], B["LEye"], B["REar"], B["LEar"])
 MIN_EXTREME_FRAMES = 3
@@ -241,45 +234,7 @@ def smooth_keypoints(keypoints, sigma):
 def normalize_poses(poses, scale, translation, smooth_sigma):
     """All keypoint sets of a poses dict through apply_normalization and smooth_keypoints."""
     return {part: smooth_keypoints(apply_normalization(poses[part], scale, translation), smooth_sigma)
-            for part in h5.POSE_PARTS}
-
-
-# ---- the stage ----------------------------------------------------------------------------------------
-
-def _check_settings(c):
-    for key in ("min_confidence", "ankle_percentile", "close_tolerance", "height_percentile", "min_depth_range",
-                "smooth_sigma"):
-        try:
-            c[key] = float(c[key])
-        except (TypeError, ValueError):
-            raise UserError(f"normalize.{key} must be a number, not {c[key]!r}") from None
-    if not 0 <= c["min_confidence"] <= 1:
-        raise UserError(f"normalize.min_confidence must be in [0, 1], not {c['min_confidence']}")
-    if not 0 <= c["ankle_percentile"] < 50:
-        raise UserError(f"normalize.ankle_percentile must be in [0, 50), not {c['ankle_percentile']}")
-    if not 0 <= c["close_tolerance"] <= 1:
-        raise UserError(f"normalize.close_tolerance must be in [0, 1], not {c['close_tolerance']}")
-    if not 0 <= c["height_percentile"] <= 100:
-        raise UserError(f"normalize.height_percentile must be in [0, 100], not {c['height_percentile']}")
-    if c["min_depth_range"] < 0 or c["smooth_sigma"] < 0:
-        raise UserError("normalize.min_depth_range and normalize.smooth_sigma must not be negative")
-    c["min_confidence"] = max(c["min_confidence"], 1e-6)  # confidence 0 means missing
-
-
-def _read(path, name):
-    p = h5.read_poses(path)
-    for part, k in h5.POSE_PARTS.items():
-        if part not in p:
-            raise UserError(f"{name} poses {path} has no '{part}' dataset: is it a poses.h5 of `dancenow pose`?")
-        if p[part].ndim != 3 or p[part].shape[1:] != (k, 3) or len(p[part]) != len(p["body"]):
-            raise UserError(f"{name} poses {path}: '{part}' has shape {list(p[part].shape)}, expected "
-                            f"[{len(p['body'])}, {k}, 3]")
-    for key in ("fps", "height", "width"):
-        if key not in p["attrs"]:
-            raise UserError(f"{name} poses {path} lacks the '{key}' attribute")
-    if len(p["body"]) == 0:
-        raise UserError(f"{name} poses {path} has no frames")
-    return p
+            for part in POSE_PARTS}
 
 
 def plot_diagnostics(path, before, after, stats, scale):
@@ -348,52 +303,3 @@ def plot_diagnostics(path, before, after, stats, scale):
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=90)
     plt.close(fig)
-
-
-def _json_safe(x):
-    if isinstance(x, dict):
-        return {k: _json_safe(v) for k, v in x.items()}
-    if isinstance(x, str):
-        return x
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    return float(x)
-
-
-def run(cfg):
-    c = section(cfg, "normalize")
-    _check_settings(c)
-    src = _read(c["source"], "source")
-    tgt = _read(c["target"], "target")
-    sa, ta = src["attrs"], tgt["attrs"]
-    log.info("source %s: %d frames %dx%d; target %s: %d frames %dx%d", c["source"], len(src["body"]),
-             sa["width"], sa["height"], c["target"], len(tgt["body"]), ta["width"], ta["height"])
-    scale, translation, stats = fit_normalization(
-        src["body"], tgt["body"], min_confidence=c["min_confidence"], ankle_percentile=c["ankle_percentile"],
-        close_tolerance=c["close_tolerance"], height_percentile=c["height_percentile"],
-        min_depth_range=c["min_depth_range"], align_x=bool(c["align_x"]), src_width=float(sa["width"]),
-        tgt_width=float(ta["width"]), names=(f"source ({c['source']})", f"target ({c['target']})"))
-    stats = _json_safe(stats)
-    out = normalize_poses(src, scale, translation, c["smooth_sigma"])
-    n = len(scale)
-    out["detected"] = src.get("detected", out["body"][:, :, 2].max(axis=1) > 0)
-    out["filled"] = src.get("filled", np.zeros(n, bool))
-    head = head_keypoints((src["body"], tgt["body"]), c["min_confidence"])
-    before = frame_measures(src["body"], c["min_confidence"], head)
-    after = frame_measures(out["body"], c["min_confidence"], head)
-    log.info("%s: %s", stats["mode"], json.dumps({k: v for k, v in stats.items() if k.startswith("scale")}))
-    with atomic_path(c["output"]) as tmp, atomic_path(c["plot"]) as plot_tmp:
-        with h5.create(tmp) as f:
-            h5.write_poses(f, out, {"fps": sa["fps"], "height": ta["height"], "width": ta["width"]})
-            h5.dataset(f, "scale", scale.astype(np.float32))
-            h5.dataset(f, "translation", translation.astype(np.float32))
-            for key in ("scale", "offset_x", "offset_y"):  # coordinates are now in the target's stored frames
-                if key in ta:
-                    f.attrs[key] = ta[key]
-            h5.set_provenance(f, "normalize", c, str(sa.get("video_sha256", "")), outputs=("output", "plot"),
-                              target_video_sha256=str(ta.get("video_sha256", "")),
-                              normalization=json.dumps(stats, sort_keys=True))
-        plot_diagnostics(plot_tmp, before, after, stats, scale)
-    log.info("wrote %s and %s", c["output"], c["plot"])

@@ -9,39 +9,22 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from .errors import UserError
-from .io import h5
-from .io.atomic import atomic_path
-from .face import face_boxes
-from .labels import MIN_CONFIDENCE, draw_labels
-from .labels import STYLE as LABEL_STYLE
-
-
-def to_tensor(img):
-    """uint8 HWC RGB -> uint8 CHW tensor. Items stay uint8 until `to_device`: a quarter of the bytes to read, collate
-    and copy to a GPU, and no float work in DataLoader workers."""
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-
-
-def to_device(batch, device):
-    """A batch of items on `device`, images as float32 in [-1,1]. On the CPU in NumPy: a small torch op would wake
-    torch's thread pool, which costs a scheduler time slice per op on a busy machine (3 ms each, measured)."""
-    out = {}
-    for k, v in batch.items():
-        if v.dtype != torch.uint8:
-            out[k] = v.to(device)
-        elif device.type == "cpu":
-            out[k] = torch.from_numpy(v.numpy().astype(np.float32) / np.float32(127.5) - np.float32(1))
-        else:
-            out[k] = v.to(device, non_blocking=True).float().div_(127.5).sub_(1)
-    return out
+from ..errors import UserError
+from ..face import face_boxes
+from ..images import to_tensor
+from ..io import h5
+from ..io.atomic import atomic_path
+from ..io.poses import POSE_PARTS, read_poses
+from ..keypoints import has_person
+from ..labels import STYLE as LABEL_STYLE
+from ..labels import draw_labels
 
 
 class PoseFrameDataset(Dataset):
     """Frames of frames.h5 paired with label maps drawn from poses.h5: the training samples of one target person.
 
-    An item is a dict of uint8 CHW tensors (`to_device` makes them float in [-1,1]): `label` and `real` of frame t; with `temporal`, also
-    `label_prev` and `real_prev` of frame t-1 (EDN's temporal smoothing trains on consecutive pairs); with
+    An item is a dict of uint8 CHW tensors (`images.to_device` makes them float in [-1,1]): `label` and `real` of
+    frame t; with `temporal`, also `label_prev` and `real_prev` of frame t-1 (EDN's temporal smoothing trains on consecutive pairs); with
     `face_crop` (a size in pixels), `face_box`: the top-left corner of the face crop of frame t (see dancenow.face).
 
     Items are the frames in `frames` (default: all) that have a person, and for `temporal` a person in the
@@ -61,27 +44,24 @@ class PoseFrameDataset(Dataset):
                 raise UserError(f"{frames_path} has no 'frames' dataset of RGB frames [N,H,W,3]")
             self.n_frames, self.stored_height, self.stored_width = f["frames"].shape[:3]
             self.video_sha256 = str(f.attrs.get("video_sha256", ""))
-        poses = h5.read_poses(poses_path)
-        missing = [k for k in h5.POSE_PARTS if k not in poses]
-        if missing:
-            raise UserError(f"{poses_path} is not a poses.h5: it lacks {', '.join(missing)}")
+        poses = read_poses(poses_path)
         n_poses = len(poses["body"])
         if n_poses != self.n_frames:
             raise UserError(f"{poses_path} has {n_poses} frames of poses but {frames_path} has {self.n_frames} "
                             f"frames: the poses must come from these frames")
         attrs = poses["attrs"]
-        if "height" in attrs and (int(attrs["height"]), int(attrs["width"])) != (self.stored_height,
+        if (int(attrs["height"]), int(attrs["width"])) != (self.stored_height,
                                                                                   self.stored_width):
             raise UserError(f"{poses_path} was estimated on {int(attrs['width'])}x{int(attrs['height'])} frames "
                             f"but {frames_path} holds {self.stored_width}x{self.stored_height} frames")
         self.scale, self.temporal = int(scale), bool(temporal)
         self.height, self.width = self.stored_height // self.scale, self.stored_width // self.scale
-        self.poses = {k: np.asarray(poses[k]) for k in h5.POSE_PARTS}
+        self.poses = {k: np.asarray(poses[k]) for k in POSE_PARTS}
         if self.scale > 1:  # pixel centres: x' = (x + 0.5) / scale - 0.5, confidence unchanged
-            for k in h5.POSE_PARTS:
+            for k in POSE_PARTS:
                 xy = self.poses[k][..., :2]
                 self.poses[k] = np.concatenate([(xy + 0.5) / self.scale - 0.5, self.poses[k][..., 2:]], axis=-1)
-        person = (self.poses["body"][:, :, 2] >= MIN_CONFIDENCE).any(axis=1)
+        person = has_person(self.poses["body"])
         self.n_without_person = int((~person).sum())
         allowed = np.zeros(self.n_frames, bool)
         allowed[np.arange(self.n_frames) if frames is None else np.asarray(frames, np.int64)] = True

@@ -1,4 +1,4 @@
-"""One optimisation step of each training phase (see dancenow.train): the pix2pixHD objective with EDN's temporal
+"""One optimisation step of each training phase (see dancenow.training.phases): the pix2pixHD objective with EDN's temporal
 discriminator, and the face GAN.
 
 Every step returns a dict of float losses. Discriminator and generator steps follow pix2pixHD: the generator's
@@ -8,9 +8,9 @@ forward passes run in bfloat16 (GPUs); the backward passes and the optimizer ste
 
 import torch
 
-from .face import crop
-from .models.losses import feature_matching_loss, lsgan_loss
-from .models.performer import generator_input
+from ..face import crop
+from ..models.losses import feature_matching_loss, lsgan_loss
+from ..models.performer import generator_input
 
 MAIN_LOSSES = ("G_GAN", "G_feat", "G_VGG", "D_real", "D_fake")
 TEMPORAL_LOSSES = ("G_temporal", "D_temporal")

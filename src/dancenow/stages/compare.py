@@ -1,7 +1,7 @@
 """compare: the metrics.json of several `dancenow evaluate` runs as one table, HTML (for the Snakemake report) and CSV.
 
 One row per evaluated model (a target, or an ablation variant of one); the columns are the metrics of
-dancenow.evaluate. The best value of each column among rows of the same target is shown in bold.
+`dancenow evaluate`. The best value of each column among rows of the same target is shown in bold.
 """
 
 import csv
@@ -10,19 +10,11 @@ import json
 import logging
 from pathlib import Path
 
-from .config import section
-from .errors import UserError
-from .io.atomic import atomic_path
+from ..conf import section
+from ..errors import UserError
+from ..io.atomic import atomic_path
 
 log = logging.getLogger(__name__)
-
-# EDN's ablation (the workflow's `ablation: true`, benchmarks/ablation.py): variant -> train overrides, the same
-# budget of steps, each part switched on in turn
-ABLATION = {
-    "frame": ["train.temporal=false", "train.face.enabled=false"],
-    "temporal": ["train.temporal=true", "train.face.enabled=false"],
-    "temporal_face": ["train.temporal=true", "train.face.enabled=true"],
-}
 
 # (column, metrics.json key or (key, statistic), format, is higher better)
 COLUMNS = [

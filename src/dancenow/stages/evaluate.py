@@ -10,24 +10,26 @@ rendered from their own poses and compared with the real ones:
 Outputs: metrics.json, a PNG (per-frame metrics and the training loss curves), an mp4 of real | generated.
 """
 
-import json
 import logging
 
 import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from . import metrics
-from .config import section
-from .errors import UserError
-from .io import h5
-from .io.atomic import atomic_path
-from .io.video import VideoWriter
-from .labels import MIN_CONFIDENCE
-from .lpips import images_to_tensor, load_lpips
-from .pose.stage import estimate, merge
-from .render import generate
-from .train import amp_context, load_performer
+from .. import metrics
+from ..conf import section
+from ..device import amp_context, task_device
+from ..errors import UserError
+from ..generation import generate
+from ..io import h5
+from ..io.atomic import atomic_path
+from ..io.jsonfile import write_json
+from ..io.poses import read_poses
+from ..io.video import VideoWriter
+from ..keypoints import has_person
+from ..lpips import images_to_tensor, load_lpips
+from ..models.checkpoint import load_performer
+from ..pose.estimate import estimate_video
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def lpips_values(model, generated, real, device, batch=8):
 
 def compute(generated, real, reference_body, estimated_body, lpips=None, device="cpu"):
     """Every metric of the held-out frames that have a person in their input poses."""
-    person = (reference_body[:, :, 2] >= MIN_CONFIDENCE).any(axis=1)
+    person = has_person(reference_body)
     ssim, psnr = metrics.ssim(generated, real), metrics.psnr(generated, real)
     poses = metrics.pose_distance(reference_body, estimated_body)
     result = dict(
@@ -69,19 +71,6 @@ def compute(generated, real, reference_body, estimated_body, lpips=None, device=
         result["lpips"] = metrics.summary(values[person])
         per_frame["lpips"] = values
     return result, per_frame
-
-
-def json_safe(x):
-    """nan and inf (no shared keypoint, identical frames) as null: metrics.json stays valid JSON."""
-    if isinstance(x, dict):
-        return {k: json_safe(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [json_safe(v) for v in x]
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    return x
 
 
 def plot(path, frames, per_frame, history, title):
@@ -119,15 +108,20 @@ def write_side_by_side(path, real, generated, fps, crf):
             writer.write(np.concatenate([a, b], axis=1))
 
 
+def section_of_pose(cfg):
+    """The pose estimator's settings (its paths, which evaluate does not set, stay missing)."""
+    return OmegaConf.to_container(cfg.pose, resolve=True, throw_on_missing=False)
+
+
 def run(cfg):
     c = section(cfg, "evaluate")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = task_device()
     performer, meta = load_performer(c["checkpoint"], device)
-    autocast, _ = amp_context(c["amp"], torch.device(device), "evaluate.amp")
+    autocast, _ = amp_context(c["amp"], device, "evaluate.amp")
     lpips = load_lpips(c["lpips_weights"], c["lpips_backbone"])
     if lpips is not None:
         lpips.to(device)
-    poses = h5.read_poses(c["poses"])
+    poses = read_poses(c["poses"])
     with h5.open_input(c["frames"], "frames") as f:
         n, height, width = f["frames"].shape[:3]
         if (height, width) != (int(meta["height"]), int(meta["width"])):
@@ -141,8 +135,7 @@ def run(cfg):
     log.info("evaluating %s on held-out frames %d..%d (%d) on %s", c["checkpoint"], frames[0], frames[-1],
              len(frames), device)
     generated = np.stack(list(generate(performer, poses, frames, height, width, device, 4, autocast)))
-    pose_cfg = OmegaConf.to_container(cfg.pose, resolve=True, throw_on_missing=False)
-    estimated = merge([estimate(generated, pose_cfg)], width, height)["body"]  # either pose backend
+    estimated = estimate_video(generated, section_of_pose(cfg), width, height)["body"]  # either pose backend
     result, per_frame = compute(generated, real, np.asarray(poses["body"])[frames], estimated, lpips, device)
     result = dict(checkpoint=str(c["checkpoint"]), video_sha256=sha, held_out=[int(frames[0]), int(frames[-1])],
                   temporal=bool(meta["generator"]["temporal"]), face=meta.get("face") is not None,
@@ -153,9 +146,7 @@ def run(cfg):
              result["missed_detections"], result["frames_with_person"], result["flicker"],
              result["generated_change"], result["real_change"],
              f"  LPIPS {result['lpips']['mean']:.4f}" if "lpips" in result else "")
-    with atomic_path(c["output"]) as tmp:
-        with open(tmp, "w") as fh:
-            json.dump(json_safe(result), fh, indent=2, allow_nan=False)
+    write_json(c["output"], result)
     plot(c["plot"], frames, per_frame, meta["history"], f"{c['checkpoint']}: held-out frames {frames[0]}..{frames[-1]}")
-    write_side_by_side(c["video"], real, generated, fps, int(c["crf"]))
+    write_side_by_side(c["video"], real, generated, fps, c["crf"])
     log.info("wrote %s, %s and %s", c["output"], c["plot"], c["video"])

@@ -10,12 +10,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .config import section
-from .errors import UserError
-from .io import h5
-from .io.atomic import atomic_path
-from .io.video import VideoWriter, even_size
-from .labels import draw_labels
+from ..conf import section
+from ..errors import UserError
+from ..io import h5
+from ..io.atomic import atomic_path
+from ..io.poses import read_poses
+from ..io.video import VideoWriter, even_size
+from ..labels import draw_labels
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +36,12 @@ def run(cfg):
     c = section(cfg, "grid")
     if len(c["targets"]) != len(c["names"]):
         raise UserError("grid.targets and grid.names must have the same length")
-    tile_h = even_size(int(c["tile_height"]))
-    poses = h5.read_poses(c["source_poses"])
+    tile_h = c["tile_height"]
+    poses = read_poses(c["source_poses"], "source poses")
     with contextlib.ExitStack() as stack:
         if c["source_frames"] is None:  # no source video (a made-up dance): pose | targets
             frames = None
             attrs = poses["attrs"]
-            if not all(k in attrs for k in ("fps", "height", "width")):
-                raise UserError(f"{c['source_poses']} lacks the fps, height and width attributes that a grid without "
-                                f"grid.source_frames needs")
             n, fh, fw, fps = len(poses["body"]), int(attrs["height"]), int(attrs["width"]), float(attrs["fps"])
         else:
             src = stack.enter_context(h5.open_input(c["source_frames"], "source frames"))

@@ -1,0 +1,89 @@
+"""choreo: BVH motion capture and/or poses.h5 of videos -> a new dance (poses.h5, a stick-figure mp4, metrics.json).
+
+1. Every source becomes a BODY_25 sequence in body units (neck-to-midhip = 1, the 15 keypoints of `motion.JOINTS`,
+   gaps interpolated) at `choreo.fps`: BVH files through forward kinematics and a front view (bvh.py), poses.h5
+   files from their `body` and their own fps.
+2. A choreography network (model.py: an acLSTM) is trained on their motion features, or the one at `choreo.model`
+   is reused when it was trained with the same training settings on the same source files (a sha256 of both is
+   stored with it).
+3. It reads `seed_frames` real frames (a window of the training data chosen by the seed) and free-runs for
+   `seconds`; the decoded dance is placed on a `height` x `width` canvas: the dancer about 0.7 of the frame tall
+   (from the training data's median nose-to-ankle extent), centred horizontally on their mean root position, feet
+   near the bottom; shrunk and shifted only if the dance would leave the canvas.
+4. metrics.json judges it: motion energy per 2 s against the training range (and whether it froze), bone lengths
+   against the training skeleton, NaNs, novelty (distance to the nearest training window) against the copy
+   threshold, and the training loss.
+"""
+
+import json
+import logging
+
+import numpy as np
+
+from ..choreo import model as model_mod
+from ..choreo import motion
+from ..choreo.judge import judge
+from ..choreo.placement import body_height, place, steady
+from ..choreo.sources import load_sources
+from ..choreo.training import train_or_reuse
+from ..conf import section
+from ..errors import UserError
+from ..io import h5
+from ..io.atomic import atomic_path
+from ..io.jsonfile import write_json
+from ..io.poses import write_poses
+from ..io.video import VideoWriter, even_size
+from ..labels import draw_label
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("output", "video", "metrics", "model")
+
+
+def run(cfg):
+    c = section(cfg, "choreo")
+    seed, fps = cfg.seed, c["fps"]
+    height, width = c["height"], c["width"]
+    sources = load_sources(c)
+    training = [s for _, _, s in sources]
+    features = [motion.encode(s, scale=1.0)[0] for s in training]
+    net, history, reused = train_or_reuse(c, seed, sources, features)
+
+    n = int(round(c["seconds"] * fps))
+    rng = np.random.default_rng(seed)
+    src = features[int(rng.integers(len(features)))]
+    s = min(c["seed_frames"], len(src))
+    start = int(rng.integers(len(src) - s + 1))
+    gen = model_mod.generate(net, src[start:start + s], n, c["temperature"], seed=seed)
+    dance = motion.decode(gen)
+    if model_mod.has_nan(dance):
+        raise UserError("choreo: the network generated NaN/inf poses (training diverged?); try a lower choreo.lr")
+
+    unit = body_height(training)
+    metrics = judge(dance, training, fps, unit, history)
+    body, placement = place(steady(dance, fps), height, width, unit)
+    metrics["placement"] = {"height": height, "width": width, **placement}
+    metrics["training"].update(reused_model=reused, sources=[{"kind": k, "path": str(p), "frames": len(x)}
+                                                             for k, p, x in sources])
+    log.info("dance of %d frames: energy %.3f-%.3f (training %.3f-%.3f) body heights/s, frozen %s, novelty min %s "
+             "(copy below %.3f)", n, metrics["motion_energy"]["min"], metrics["motion_energy"]["max"],
+             *metrics["motion_energy"]["training_range"], metrics["frozen"], metrics["novelty"]["min"],
+             metrics["novelty"]["copy_threshold"])
+
+    poses = {"body": body, "face": np.zeros((n, 70, 3), np.float32),
+             "left_hand": np.zeros((n, 21, 3), np.float32), "right_hand": np.zeros((n, 21, 3), np.float32),
+             "detected": np.ones(n, bool), "filled": np.zeros(n, bool)}
+    vh, vw = even_size(height), even_size(width)
+    with atomic_path(c["output"]) as tmp, atomic_path(c["video"]) as vtmp:
+        with h5.create(tmp) as f:
+            write_poses(f, poses, {"fps": fps, "height": height, "width": width})
+            h5.FrameGeometry(1.0, 0.0, 0.0).to_attrs(f.attrs)
+            h5.set_provenance(f, "choreo", c, "", outputs=OUTPUTS, seed=seed,
+                              source_sha256=json.dumps([h5.sha256_file(p) for _, p, _ in sources]))
+        with VideoWriter(vtmp, vw, vh, fps) as writer:
+            for i in range(n):
+                frame = np.zeros((vh, vw, 3), np.uint8)
+                frame[:height, :width] = draw_label(height, width, body[i])
+                writer.write(frame)
+        write_json(c["metrics"], metrics)
+    log.info("wrote %s, %s and %s", c["output"], c["video"], c["metrics"])

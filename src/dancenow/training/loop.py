@@ -1,0 +1,99 @@
+"""One phase's training loop: steps, loss logging (log lines, TensorBoard, the checkpoint's history), sample
+images, periodic checkpoints and stopping when told to.
+
+DDP: with several ranks every rank trains the networks wrapped in DistributedDataParallel on its own batch_size
+samples of the same (seed, epoch) stream; rank 0 alone logs and writes files; the logged losses are the means over
+the ranks. When dancenow.distributed.STOP is set (the Slurm launcher sets it on Slurm's warning before a time limit
+or preemption), every rank stops after the same completed iteration, rank 0 saves and Stopped is raised.
+"""
+
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..distributed import STOP, Stopped, rank_and_size
+from ..images import to_device
+from .data import ShuffleSampler
+from .phases import global_frozen, n_params, wrap
+from .resume import interned
+
+
+def train_phase(phase, start, window, c, seed, device, world, is_main, info, writer, history, save):
+    """Iterations start+1 .. phase.iterations of one phase: steps, loss logging, samples, checkpoints, stopping.
+    `window`: the losses summed since the last log line of a resumed run (None: a fresh one)."""
+    ds = phase.dataset
+    sample_item = to_device({k: v[None] for k, v in ds[len(ds) // 2].items()}, device)
+    ds.close()  # workers open their own handles
+    loader = DataLoader(ds, batch_size=c["batch_size"], drop_last=True, num_workers=c["num_workers"],
+                        sampler=ShuffleSampler(len(ds), seed, start * c["batch_size"], rank_and_size()[0], world),
+                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
+    batches = iter(loader)
+    window = interned(window or dict.fromkeys(phase.losses, 0.0) | {"steps": 0})
+    info("phase %s: %d samples, %d iterations, networks %s", phase.name, len(ds), phase.iterations,
+         ", ".join(f"{k} {n_params(m):.2f}M" for k, m in phase.nets.items()))
+    for m in phase.nets.values():
+        m.train()
+    wrap(phase, c, start + 1, world, device)
+    bar = tqdm(total=phase.iterations, initial=start, desc=f"train {phase.name}", unit="it", dynamic_ncols=True,
+               disable=not is_main, mininterval=0.5 if sys.stderr.isatty() else 30)  # batch logs: rarely
+    t0, t0_it = time.perf_counter(), start
+    try:
+        for it in range(start + 1, phase.iterations + 1):
+            if it > start + 1 and global_frozen(phase, c, it - 1) != global_frozen(phase, c, it):
+                info("iteration %d: the global generator trains too from now on", it)
+                wrap(phase, c, it, world, device)
+            batch = to_device(next(batches), device)
+            losses = phase.step(phase, batch)
+            stop = STOP.is_set()
+            if world > 1:
+                losses, stop = across_ranks(losses, stop, device)
+            for k, v in losses.items():
+                window[k] += v
+            window["steps"] += 1
+            bar.update(1)
+            if it % c["log_every"] == 0:
+                n = window.pop("steps")
+                entry = {k: v / n for k, v in window.items()}
+                history.append({"phase": phase.name, "iteration": it, **entry})
+                window = dict.fromkeys(phase.losses, 0.0) | {"steps": 0}
+                sec = (time.perf_counter() - t0) / max(1, it - t0_it)
+                t0, t0_it = time.perf_counter(), it
+                info("%s it %d/%d  %s  %.3f s/it", phase.name, it, phase.iterations,
+                     "  ".join(f"{k} {v:.4f}" for k, v in entry.items()), sec)
+                if writer:
+                    for k, v in entry.items():
+                        writer.add_scalar(f"{phase.name}/{k}", v, phase.offset + it)
+                    writer.add_scalar(f"{phase.name}/sec_per_iteration", sec, phase.offset + it)
+            if writer and it % c["sample_every"] == 0:
+                with torch.no_grad():
+                    images = phase.sample(phase, sample_item)
+                grid = (torch.cat([x[0].float() for x in images], dim=2).clamp(-1, 1) + 1) / 2
+                writer.add_image(f"{phase.name}: label | generated | real", grid.cpu(), phase.offset + it)
+            if is_main and it % c["checkpoint_every"] == 0 and it < phase.iterations:
+                save(it, window)
+                if writer:
+                    writer.flush()
+            if stop and it < phase.iterations:
+                if is_main:
+                    save(it, window)
+                info("told to stop: saved iteration %d of phase %s", it, phase.name)
+                raise Stopped(it)
+    finally:
+        bar.close()
+
+
+def across_ranks(losses, stop, device):
+    """The mean of every rank's losses, and whether any rank was told to stop: one all_reduce per iteration."""
+    t = torch.tensor([*losses.values(), float(stop)], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return dict(zip(losses, (t[:-1] / dist.get_world_size()).tolist())), bool(t[-1] > 0)
+
+
+def tb_writer(logdir, start):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(logdir), purge_step=start)  # forget what a killed run logged after `start`
