@@ -56,7 +56,7 @@ def test_help_lists_the_keys_of_a_command_with_their_meaning():
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert "extract.input=???" in out and "any video OpenCV reads" in out
-    assert "extract.fit=pad  (one of pad, crop) pad: letterbox" in out
+    assert "extract.fit=person  (one of person, pad, crop) person: the region the person moves in" in out
     assert "resources.extract.mem_mb=8192" in out and "train.iterations" not in out
     res = subprocess.run([sys.executable, "-m", "dancenow.cli", "--help"], capture_output=True, text=True)
     assert res.returncode == 0 and "commands: synth, extract, pose" in res.stderr

@@ -23,6 +23,7 @@ from dancenow.face import add_at, crop, face_boxes
 from dancenow.io import h5
 from dancenow.io import poses as poses_io
 from dancenow.keypoints import B
+from dancenow.metrics import high_frequency_energy
 from dancenow.models import GlobalGenerator
 from dancenow.models.generator import LocalEnhancer
 from dancenow.models.performer import Performer, build_face_generator, build_generator, generator_input
@@ -308,9 +309,10 @@ def test_render_feeds_each_output_into_the_next_and_restarts_without_a_person(ga
     want, prev = [], None
     with torch.no_grad():
         for t in range(6):
-            if t == 3:
-                prev = None  # no person: the sequence restarts
-            final, prev = performer(label_batch(poses, [t], 64, 64), prev)
+            label = label_batch(poses, [t], 64, 64)
+            if t in (0, 3):  # a sequence starts (at 3: no person, it restarts): its first frame from its own output
+                _, prev = performer(label, None)
+            final, prev = performer(label, prev)
             want.append(((final.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).numpy())
     assert np.array_equal(got, np.stack(want))
     # feeding zeros instead of the previous output makes other frames
@@ -319,7 +321,43 @@ def test_render_feeds_each_output_into_the_next_and_restarts_without_a_person(ga
     assert not np.array_equal(((alone.clamp(-1, 1) + 1) * 127.5).round().byte()[0].permute(1, 2, 0).numpy(), got[2])
 
 
+def test_the_first_rendered_frame_is_as_close_to_the_second_as_later_pairs_are(small, tmp_path):
+    """A trained temporal model: frame 0 (from its own output, not from zeros) is no outlier of the sequence."""
+    frames, poses = small
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=60", "train.face.enabled=false"))
+    performer, _ = load_performer(tmp_path / "generator.pt")
+    pose = poses_io.read_poses(poses)
+    got = np.stack(list(generate(performer, pose, range(6), 64, 64, "cpu"))).astype(np.float64)
+    steps = np.abs(np.diff(got, axis=0)).mean(axis=(1, 2, 3))
+    assert steps[0] <= steps[1:].max(), steps
+    # from zeros alone (what rendering did before) the first frame is the outlier of this very model
+    with torch.no_grad():
+        cold, _ = performer(label_batch(pose, [0], 64, 64), None)
+    cold = ((cold.clamp(-1, 1) + 1) * 127.5).round()[0].permute(1, 2, 0).numpy()
+    assert np.abs(cold - got[1]).mean() > steps[0]
+
+
 # ---- 5. the local enhancer -------------------------------------------------------------------------------------
+
+def test_resize_upsampling_paints_no_checkerboard():
+    """At initialisation already, transposed convolutions put a checkerboard on a smooth input; nearest x2 + conv
+    does not (Odena et al. 2016)."""
+    x = torch.nn.functional.interpolate(torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+                                        size=(64, 64), mode="bilinear", align_corners=False)
+    energy = {}
+    for mode in ("transpose", "resize"):
+        values = []
+        for seed in range(3):
+            torch.manual_seed(seed)
+            G = build_generator(dict(gen_cfg(False, ngf=8), n_downsample=3, upsample=mode))
+            with torch.no_grad():
+                y = ((G(x).clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+            values.append(high_frequency_energy(y).mean())
+        energy[mode] = max(values) if mode == "resize" else min(values)
+    assert energy["resize"] < 0.2 < 0.3 < energy["transpose"], energy
+    local = build_generator(dict(gen_cfg(False, n_local_enhancers=1), upsample="resize"))
+    assert local(x[:1]).shape == (1, 3, 64, 64)
+
 
 @pytest.mark.parametrize("n_local", [1, 2])
 def test_local_enhancer_takes_the_global_generator(n_local):

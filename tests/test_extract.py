@@ -6,31 +6,31 @@ import numpy as np
 import pytest
 
 from conftest import real_data, run_stage
-from dancenow.stages.extract import fit_frame, fit_geometry
+from dancenow.framing import fit_frame, fit_geometry
 from dancenow.io.video import VideoWriter, ffmpeg_exe
 
 
 def test_pad_keeps_the_whole_frame_and_geometry_inverts():
-    geo, size = fit_geometry(720, 1280, 256, 256, "pad")
-    assert size == (144, 256) and (geo.offset_x, geo.offset_y) == (56, 0)
+    geo = fit_geometry(720, 1280, 256, 256, "pad")
+    assert (geo.scale, geo.offset_x, geo.offset_y) == (0.2, 56, 0)
     corners = np.array([[0, 0], [720, 1280]], float) * geo.scale + [geo.offset_x, geo.offset_y]
     np.testing.assert_allclose(geo.to_original(corners), [[0, 0], [720, 1280]])
     frame = np.full((1280, 720, 3), 255, np.uint8)
-    out = fit_frame(frame, geo, size, 256, 256)
+    out = fit_frame(frame, geo, 256, 256)
     assert out[:, :56].max() == 0 and out[:, 56 + 144:].max() == 0 and out[:, 56:200].min() == 255
 
 
 def test_crop_fills_the_frame():
-    geo, size = fit_geometry(720, 1280, 256, 256, "crop")
-    assert size == (256, 455) and geo.offset_y == -100
-    out = fit_frame(np.full((1280, 720, 3), 255, np.uint8), geo, size, 256, 256)
+    geo = fit_geometry(720, 1280, 256, 256, "crop")
+    assert geo.scale == 256 / 720 and geo.offset_y == -100
+    out = fit_frame(np.full((1280, 720, 3), 255, np.uint8), geo, 256, 256)
     assert out.min() == 255
 
 
 def test_real_clip_frames_fps_and_provenance(tmp_path):
     video = real_data("video", "dancer_man.mp4")
     run_stage("extract", f"extract.input={video}", f"extract.output={tmp_path}/f.h5", f"extract.audio={tmp_path}/a.m4a",
-              "preset=tiny")
+              "preset=tiny", "extract.fit=pad")
     with h5py.File(tmp_path / "f.h5") as f:
         frames = f["frames"]
         assert frames.shape == (102, 128, 128, 3) and frames.dtype == np.uint8

@@ -316,3 +316,35 @@ def test_lpips_bad_files(lpips_files, tmp_path, caplog):
     torch.save({"features.28.weight": torch.zeros(1)}, bad_backbone)
     with pytest.raises(UserError, match=r"evaluate\.lpips_backbone: .*vgg16 state dict.*missing keys"):
         load_lpips(lin_path, bad_backbone)
+
+
+def test_high_frequency_energy_sees_a_checkerboard_not_a_smooth_image():
+    y, x = np.mgrid[0:64, 0:64]
+    smooth = np.repeat((128 + 100 * np.sin(x / 10.0) * np.cos(y / 13.0)).astype(np.uint8)[None, :, :, None], 3, 3)
+    board = smooth.copy()
+    board[0, (x + y) % 2 == 1] = np.clip(board[0, (x + y) % 2 == 1].astype(int) + 40, 0, 255).astype(np.uint8)
+    flat = np.full((1, 64, 64, 3), 90, np.uint8)
+    e = metrics.high_frequency_energy(np.concatenate([smooth, board, flat]))
+    assert e[0] < 0.01 and e[1] > 0.1 and e[2] == 0.0
+    with pytest.raises(ValueError):
+        metrics.high_frequency_energy(np.zeros((64, 64, 3), np.uint8))
+
+
+def test_the_table_marks_a_low_redetection_rate_and_says_over_how_many_frames(tmp_path):
+    from dancenow.stages.compare import write_csv, write_html
+
+    def result(rate, compared):
+        return dict(frames_with_person=82, redetection_rate=rate, missed_detections=round(82 * (1 - rate)),
+                    ssim={"mean": 0.47}, psnr={"mean": 15.8}, pose_distance_px=6.57, pose_distance_rel=0.054,
+                    pose_distance_frames=compared, flicker=3.1, generated_change=4.0, real_change=2.0,
+                    high_frequency={"ratio": 3.2})
+
+    rows = [("man", result(1 / 82, 1)), ("woman", result(0.95, 78))]
+    write_html(rows, tmp_path / "m.html")
+    write_csv(rows, tmp_path / "m.csv")
+    page = (tmp_path / "m.html").read_text()
+    assert "re-detected the generated person in fewer than 90% of the held-out frames of: man." in page
+    assert page.count("&#9888; 1%") == 1 and "&#9888; 95%" not in page
+    header, man, woman = (tmp_path / "m.csv").read_text().splitlines()
+    assert "person re-detected" in header and "pose distance over frames" in header
+    assert man.split(",")[1:3] == ["82", "1%"] and ",1," in man and ",78," in woman

@@ -102,6 +102,13 @@ def test_evaluation_of_the_held_out_frames_and_the_report(tiny_run, tmp_path):
     assert m["temporal"] and m["face"] and m["iterations"] == {"main": 30, "face": 10}
     assert 0 < m["ssim"]["mean"] < 1 and m["ssim"]["count"] == 13 and 0 < m["psnr"]["mean"] < 60
     assert m["flicker"] > 0 and m["real_change"] > 0 and 0 <= m["missed_detections"] <= 13
+    # every metric says over how many frames; a low re-detection rate is warned about in the log and the table
+    assert m["redetection_rate"] == (13 - m["missed_detections"]) / 13 and m["flicker_frames"] == 12
+    assert m["pose_distance_frames"] <= 13 - m["missed_detections"] and m["high_frequency"]["frames"] == 13
+    low = m["redetection_rate"] < 0.9
+    log = (r / "logs" / "evaluate" / "target_woman.log").read_text()
+    assert ("the pose estimator found the person in only" in log) == low
+    assert ("class='warn'>&#9888; The pose estimator re-detected" in (r / "evaluate" / "metrics.html").read_text()) == low
     ckpt = torch.load(r / "models" / "target_woman" / "generator.pt", weights_only=True)
     assert ckpt["meta"]["train_frames"] == 52  # trained without the held-out frames
     assert video_info(r / "evaluate" / "target_woman" / "heldout.mp4") == (13, 5.0, 256, 128)  # real | generated

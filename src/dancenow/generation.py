@@ -1,6 +1,10 @@
 """Generating frames from poses with a trained Performer: label maps in, uint8 frames out, frame after frame for a
 temporally smoothed generator (each output fed into the next; a frame without a person restarts the sequence, as
-the first frame does), in batches otherwise; with a face GAN its residual is added at the face."""
+the first frame does), in batches otherwise; with a face GAN its residual is added at the face.
+
+A sequence's first frame is generated twice: from no previous frame (zeros), then from that first output as its
+previous frame. The generator meets a zero previous frame only as the first of a training pair, and what it paints
+from it can be degenerate (a black block, a striped band); every later frame has a painted previous frame."""
 
 import contextlib
 
@@ -34,7 +38,10 @@ def generate(performer, poses, indices, height, width, device, batch_size=1, aut
         idx = indices[start:start + step]
         if performer.temporal and not person[idx[0]]:
             prev = None
+        labels = label_batch(poses, idx, height, width, device)
         with autocast or contextlib.nullcontext():
-            final, prev = performer(label_batch(poses, idx, height, width, device), prev,
-                                    None if boxes is None else boxes[idx], None if boxes is None else has_face[idx])
+            if performer.temporal and prev is None:  # a sequence starts: its own output as the previous frame
+                _, prev = performer(labels, None)
+            final, prev = performer(labels, prev, None if boxes is None else boxes[idx],
+                                    None if boxes is None else has_face[idx])
         yield from to_uint8(final.float())

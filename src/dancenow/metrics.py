@@ -164,6 +164,7 @@ def pose_distance(reference, estimated, min_confidence=0.1):
       per_frame: float64 array [N], the same mean in each frame (nan where the two share no keypoint);
       missed: the number of frames where the reference has a person and the estimate has none;
       frames_with_person: the number of frames where the reference has a person;
+      frames_compared: the number of frames where the two share a keypoint (what mean_px is computed over);
       mean_rel: mean_px divided by the mean body height of the reference, the height of a frame being the vertical
                 extent max(y) - min(y) of its confident reference keypoints, averaged over the frames with a person
                 (nan if there is none or the mean height is 0). A scale-free error: 0.05 is 5% of the body height.
@@ -190,8 +191,29 @@ def pose_distance(reference, estimated, min_confidence=0.1):
         "per_frame": per_frame,
         "missed": int((person & ~est_ok.any(axis=1)).sum()),
         "frames_with_person": int(person.sum()),
+        "frames_compared": int((shared > 0).sum()),
         "mean_rel": float(mean_rel),
     }
+
+
+REDETECTION_WARNING = 0.9  # a re-detection rate below this is warned about and marked: the generator's person is
+                           # not recognisable yet, and the pose distance speaks for few frames
+HIGH_FREQUENCY = 0.375  # cycles per pixel (Nyquist: 0.5); a stride-2 checkerboard has its power at 0.5
+
+
+def high_frequency_energy(video, cutoff=HIGH_FREQUENCY):
+    """Per frame of a video of uint8 RGB frames, the fraction of the power spectrum of its grey image (the mean
+    removed) at spatial frequencies with max(|fx|, |fy|) >= `cutoff` cycles per pixel: the checkerboard of
+    transposed convolutions and pixel noise live there, edges of real images much less. float64 array [N]."""
+    _check_video(video, "video")
+    out = []
+    for t in range(len(video)):
+        grey = np.asarray(video[t], dtype=np.float64).mean(axis=2)
+        power = np.abs(np.fft.fft2(grey - grey.mean())) ** 2
+        fy, fx = np.meshgrid(np.fft.fftfreq(grey.shape[0]), np.fft.fftfreq(grey.shape[1]), indexing="ij")
+        total = power.sum()
+        out.append(power[np.maximum(np.abs(fx), np.abs(fy)) >= cutoff].sum() / total if total > 0 else 0.0)
+    return np.asarray(out)
 
 
 def summary(values):

@@ -56,8 +56,9 @@ class Extract:
     audio: str = key(MISSING, "sidecar .m4a to write (zero bytes when the video has no sound)")
     height: int = key("${preset_size.height}", "height of the stored frames", ge=8, even=True)
     width: int = key("${preset_size.width}", "width of the stored frames", ge=8, even=True)
-    fit: str = key("pad", "pad: letterbox so the whole person stays in frame | crop: center crop",
-                   choices=("pad", "crop"))
+    fit: str = key("person", "person: the region the person moves in over the whole video (found by a quick pose "
+                             "pass), fixed for the video | pad: letterbox the whole frame | crop: center crop",
+                   choices=("person", "pad", "crop"))
     max_frames: Optional[int] = key(None, "keep only the first N frames (null = all)", ge=1)
 
 
@@ -136,6 +137,12 @@ class Train:
                        "ngf * 2**n_local_enhancers)", ge=1)
     n_downsample: int = key(4, "downsamplings of the global generator", ge=0)
     n_blocks: int = key(9, "residual blocks of the global generator", ge=0)
+    background: str = key("none", "none | plate: the generator also sees the target's static background (a "
+                                  "temporal median of its training frames without the person); a background that "
+                                  "is not static is detected and trained without (one log line)",
+                          choices=("none", "plate"))
+    upsample: str = key("transpose", "the generators' upsampling: transpose (pix2pixHD's transposed convolutions) | "
+                                     "resize (nearest x2 + conv: no checkerboard)", choices=("transpose", "resize"))
     n_local_enhancers: int = key(0, "pix2pixHD local enhancers; > 0 = coarse-to-fine training", ge=0)
     n_blocks_local: int = key(3, "residual blocks of each local enhancer", ge=0)
     global_iterations: int = key(0, "with local enhancers: iterations of the global generator alone at the coarse "

@@ -20,11 +20,12 @@ FORMAT_VERSION = 2
 LABEL = "openpose-body25-face70-hands21-rgb"  # the label maps the generator reads
 
 
-def generator_config(c, height, width):
-    """The main generator's metadata (what build_generator rebuilds it from) of train config `c`."""
+def generator_config(c, height, width, plate=False):
+    """The main generator's metadata (what build_generator rebuilds it from) of train config `c`; `plate`: whether
+    it sees the target's static background."""
     return dict(label_nc=3, output_nc=3, ngf=c["ngf"], n_downsample=c["n_downsample"], n_blocks=c["n_blocks"],
                 n_local_enhancers=c["n_local_enhancers"], n_blocks_local=c["n_blocks_local"],
-                temporal=c["temporal"], height=height, width=width)
+                temporal=c["temporal"], upsample=c["upsample"], plate=plate, height=height, width=width)
 
 
 def coarse_config(g):
@@ -39,8 +40,8 @@ def face_config(c):
     f = c["face"]
     if not f["enabled"]:
         return None
-    return {k: f[k] for k in ("crop", "ngf", "n_downsample", "n_blocks", "ndf", "n_layers_d", "num_d",
-                              "lambda_feat")}
+    return dict({k: f[k] for k in ("crop", "ngf", "n_downsample", "n_blocks", "ndf", "n_layers_d", "num_d",
+                                   "lambda_feat")}, upsample=c["upsample"])
 
 
 def write_checkpoint(path, **content):

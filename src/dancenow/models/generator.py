@@ -1,8 +1,12 @@
 """pix2pixHD's GlobalGenerator: label map [B,3,H,W] in [-1,1] -> image [B,3,H,W] in [-1,1].
 
 reflection pad + 7x7 conv, `n_downsample` stride-2 3x3 convs (channels double each time), `n_blocks` residual
-blocks at the bottleneck, as many transposed convs back up, reflection pad + 7x7 conv + tanh. InstanceNorm without
+blocks at the bottleneck, as many upsamplings back up, reflection pad + 7x7 conv + tanh. InstanceNorm without
 affine parameters and ReLU everywhere, no dropout: the same layers as pix2pixHD's networks.py.
+
+Upsampling (`upsample`): "transpose", pix2pixHD's stride-2 transposed 3x3 convolutions, whose uneven overlap paints a
+checkerboard; or "resize", nearest-neighbour x2 then a 3x3 convolution (Odena et al. 2016, "Deconvolution and
+Checkerboard Artifacts"), which has none.
 """
 
 import torch.nn as nn
@@ -19,6 +23,18 @@ def init_weights(module):
             nn.init.normal_(m.weight, 0.0, 0.02)
 
 
+UPSAMPLING = ("transpose", "resize")
+
+
+def upsampling(ch_in, ch_out, mode):
+    """The layers that double the size and map ch_in to ch_out channels (before the norm and ReLU)."""
+    if mode == "transpose":
+        return [nn.ConvTranspose2d(ch_in, ch_out, 3, stride=2, padding=1, output_padding=1)]
+    if mode == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(ch_in, ch_out, 3)]
+    raise ValueError(f"upsampling must be one of {UPSAMPLING}, not {mode!r}")
+
+
 class ResnetBlock(nn.Module):
     def __init__(self, dim):
         super().__init__()
@@ -31,7 +47,7 @@ class ResnetBlock(nn.Module):
 
 
 class GlobalGenerator(nn.Module):
-    def __init__(self, input_nc=3, output_nc=3, ngf=64, n_downsample=4, n_blocks=9):
+    def __init__(self, input_nc=3, output_nc=3, ngf=64, n_downsample=4, n_blocks=9, upsample="transpose"):
         super().__init__()
         self.n_downsample = n_downsample
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), norm_layer(ngf), nn.ReLU(True)]
@@ -42,8 +58,7 @@ class GlobalGenerator(nn.Module):
         layers += [ResnetBlock(ch) for _ in range(n_blocks)]
         for i in range(n_downsample):
             ch = ngf * 2 ** (n_downsample - i)
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1),
-                       norm_layer(ch // 2), nn.ReLU(True)]
+            layers += [*upsampling(ch, ch // 2, upsample), norm_layer(ch // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         init_weights(self)
@@ -66,11 +81,11 @@ class LocalEnhancer(nn.Module):
     """
 
     def __init__(self, input_nc=3, output_nc=3, ngf=32, n_downsample_global=4, n_blocks_global=9,
-                 n_local_enhancers=1, n_blocks_local=3):
+                 n_local_enhancers=1, n_blocks_local=3, upsample="transpose"):
         super().__init__()
         self.n_downsample, self.n_local_enhancers = n_downsample_global, n_local_enhancers
         coarse = GlobalGenerator(input_nc, output_nc, ngf * 2 ** n_local_enhancers, n_downsample_global,
-                                 n_blocks_global)
+                                 n_blocks_global, upsample)
         self.global_trunk = nn.Sequential(*list(coarse.model)[:-3])
         self.locals = nn.ModuleList()
         for n in range(1, n_local_enhancers + 1):
@@ -78,8 +93,7 @@ class LocalEnhancer(nn.Module):
             down = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ch, 7), norm_layer(ch), nn.ReLU(True),
                     nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1), norm_layer(ch * 2), nn.ReLU(True)]
             up = [ResnetBlock(ch * 2) for _ in range(n_blocks_local)]
-            up += [nn.ConvTranspose2d(ch * 2, ch, 3, stride=2, padding=1, output_padding=1), norm_layer(ch),
-                   nn.ReLU(True)]
+            up += [*upsampling(ch * 2, ch, upsample), norm_layer(ch), nn.ReLU(True)]
             if n == n_local_enhancers:
                 up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
             self.locals.append(nn.ModuleDict({"down": nn.Sequential(*down), "up": nn.Sequential(*up)}))

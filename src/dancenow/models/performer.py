@@ -5,27 +5,61 @@ metadata.
   G(x_t, G(x_{t-1})); a sequence is rendered frame after frame, each output fed into the next.
 - face: a residual generator sees the face crop of the label map and of the generated frame; its output is added to
   the frame at the crop's pixels.
+- plate: the generator also sees the target's static background (dancenow.plate) as three more input channels,
+  kept in its state dict, so it need only paint the person.
 """
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..face import add_at, crop
 from .generator import GlobalGenerator, LocalEnhancer
 
 
+class WithPlate(nn.Module):
+    """A generator that also sees the static background: its input gets the plate's three channels appended (the
+    plate resized to the input's size). The plate is a buffer: it travels in the state dict."""
+
+    def __init__(self, net, height, width):
+        super().__init__()
+        self.net = net
+        self.register_buffer("plate", torch.zeros(1, 3, height, width))
+
+    def set_plate(self, image):
+        """image: uint8 [H,W,3] (any size: area-resized to this generator's)."""
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(127.5).sub(1)
+        self.plate.copy_(F.interpolate(x, size=self.plate.shape[2:], mode="area"))
+
+    @property
+    def global_trunk(self):
+        return self.net.global_trunk
+
+    def load_global(self, coarse):
+        self.net.load_global(coarse.net)
+
+    def forward(self, x):
+        plate = self.plate if self.plate.shape[2:] == x.shape[2:] else F.interpolate(self.plate, size=x.shape[2:],
+                                                                                    mode="area")
+        return self.net(torch.cat([x, plate.expand(len(x), -1, -1, -1).to(x.dtype)], dim=1))
+
+
 def build_generator(g):
     """The main generator described by checkpoint metadata `g` (see dancenow.models.checkpoint.generator_config)."""
-    input_nc = g["label_nc"] + (g["output_nc"] if g["temporal"] else 0)
+    plate = bool(g.get("plate", False))  # checkpoints from before the plate had none
+    input_nc = g["label_nc"] + (g["output_nc"] if g["temporal"] else 0) + (3 if plate else 0)
+    upsample = g.get("upsample", "transpose")  # checkpoints from before the choice had pix2pixHD's
     if g["n_local_enhancers"]:
-        return LocalEnhancer(input_nc, g["output_nc"], g["ngf"], g["n_downsample"], g["n_blocks"],
-                             g["n_local_enhancers"], g["n_blocks_local"])
-    return GlobalGenerator(input_nc, g["output_nc"], g["ngf"], g["n_downsample"], g["n_blocks"])
+        net = LocalEnhancer(input_nc, g["output_nc"], g["ngf"], g["n_downsample"], g["n_blocks"],
+                            g["n_local_enhancers"], g["n_blocks_local"], upsample)
+    else:
+        net = GlobalGenerator(input_nc, g["output_nc"], g["ngf"], g["n_downsample"], g["n_blocks"], upsample)
+    return WithPlate(net, g["height"], g["width"]) if plate else net
 
 
 def build_face_generator(f):
     """The face GAN's residual generator: (label crop, generated crop) -> residual crop."""
-    return GlobalGenerator(6, 3, f["ngf"], f["n_downsample"], f["n_blocks"])
+    return GlobalGenerator(6, 3, f["ngf"], f["n_downsample"], f["n_blocks"], f.get("upsample", "transpose"))
 
 
 def generator_input(generator_cfg, label, prev):

@@ -1,7 +1,8 @@
 """compare: the metrics.json of several `dancenow evaluate` runs as one table, HTML (for the Snakemake report) and CSV.
 
 One row per evaluated model (a target, or an ablation variant of one); the columns are the metrics of
-`dancenow evaluate`. The best value of each column among rows of the same target is shown in bold.
+`dancenow evaluate`, each with the number of frames it was computed over. The best value of each column among rows
+of the same target is shown in bold; a re-detection rate below metrics.REDETECTION_WARNING is marked.
 """
 
 import csv
@@ -13,19 +14,23 @@ from pathlib import Path
 from ..conf import section
 from ..errors import UserError
 from ..io.atomic import atomic_path
+from ..metrics import REDETECTION_WARNING
 
 log = logging.getLogger(__name__)
 
 # (column, metrics.json key or (key, statistic), format, is higher better)
 COLUMNS = [
+    ("held-out frames with a person", "frames_with_person", "{:d}", None),
+    ("person re-detected", "redetection_rate", "{:.0%}", True),
     ("SSIM", ("ssim", "mean"), "{:.4f}", True),
     ("PSNR (dB)", ("psnr", "mean"), "{:.2f}", True),
     ("LPIPS", ("lpips", "mean"), "{:.4f}", False),
     ("pose distance (px)", "pose_distance_px", "{:.2f}", False),
     ("pose distance (body height)", "pose_distance_rel", "{:.4f}", False),
-    ("missed detections", "missed_detections", "{:d}", False),
+    ("pose distance over frames", "pose_distance_frames", "{:d}", None),
     ("flicker", "flicker", "{:.3f}", False),
     ("frame change generated / real", None, "{}", None),
+    ("high frequencies generated / real", ("high_frequency", "ratio"), "{:.2f}", None),
 ]
 
 
@@ -72,6 +77,12 @@ def cell(v, fmt):
     return "n/a" if v is None else fmt.format(v)
 
 
+def too_few_redetected(m):
+    """Whether a model's generated person was re-detected in too few held-out frames (or in none to count)."""
+    rate = m.get("redetection_rate")
+    return not (isinstance(rate, (int, float)) and rate >= REDETECTION_WARNING)
+
+
 def write_html(rows, path):
     best = best_per_column(rows)
     head = "".join(f"<th>{html.escape(c)}</th>" for c, *_ in COLUMNS)
@@ -80,16 +91,25 @@ def write_html(rows, path):
         cells = []
         for j, (_, key, fmt, _) in enumerate(COLUMNS):
             text = html.escape(cell(value(m, key), fmt))
+            if key == "redetection_rate" and too_few_redetected(m):
+                text = f"<span class='warn'>&#9888; {text}</span>"
             cells.append(f"<td><b>{text}</b></td>" if (i, j) in best else f"<td>{text}</td>")
         body.append(f"<tr><th>{html.escape(name)}</th>{''.join(cells)}</tr>")
-    frames = {m["frames_with_person"] for _, m in rows}
+    low = [name for name, m in rows if too_few_redetected(m)]
+    warning = (f"<p class='warn'>&#9888; The pose estimator re-detected the generated person in fewer than "
+               f"{REDETECTION_WARNING:.0%} of the held-out frames of: {html.escape(', '.join(low))}. Their pose "
+               f"distance speaks for those frames alone (see 'pose distance over frames'): the generator does not "
+               f"draw a recognisable person yet.</p>") if low else ""
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>dancenow metrics</title><style>"
             f"table{{border-collapse:collapse;font-family:sans-serif}}td,th{{border:1px solid #999;padding:4px 8px;"
-            f"text-align:right}}</style></head><body><table><tr><th>model</th>{head}</tr>{''.join(body)}</table>"
-            f"<p>Held-out frames with a person: {', '.join(map(str, sorted(frames)))}. SSIM, PSNR, LPIPS: generated "
-            f"vs real held-out frames. Pose distance: the pose estimator on the generated frames vs the input poses. "
-            f"Flicker: mean |(g_t - g_t-1) - (r_t - r_t-1)| in 0..255. Bold: best among the rows of one target."
-            f"</p></body></html>\n")
+            f"text-align:right}}.warn{{color:#b00000;font-weight:bold}}</style></head><body>{warning}<table><tr>"
+            f"<th>model</th>{head}</tr>{''.join(body)}</table>"
+            f"<p>SSIM, PSNR, LPIPS: generated vs real held-out frames with a person. Person re-detected: the share of "
+            f"those frames in which the pose estimator finds a person in the generated frame. Pose distance: its "
+            f"keypoints vs the input poses, over the frames where both have some. Flicker: mean |(g_t - g_t-1) - "
+            f"(r_t - r_t-1)| in 0..255. High frequencies: the power of the generated frames at spatial frequencies "
+            f"near the pixel grid's (checkerboard, noise) over the real frames'. Bold: best among the rows of one "
+            f"target.</p></body></html>\n")
     with atomic_path(path) as tmp:
         Path(tmp).write_text(page)
 

@@ -54,17 +54,25 @@ def lpips_values(model, generated, real, device, batch=8):
 
 
 def compute(generated, real, reference_body, estimated_body, lpips=None, device="cpu"):
-    """Every metric of the held-out frames that have a person in their input poses."""
+    """Every metric of the held-out frames that have a person in their input poses, each with the number of frames
+    it was computed over."""
     person = has_person(reference_body)
     ssim, psnr = metrics.ssim(generated, real), metrics.psnr(generated, real)
     poses = metrics.pose_distance(reference_body, estimated_body)
+    with_person = poses["frames_with_person"]
+    high = [metrics.high_frequency_energy(v)[person].mean() if person.any() else float("nan")
+            for v in (generated, real)]
     result = dict(
         frames=int(len(real)), frames_with_person=int(person.sum()),
+        redetection_rate=(with_person - poses["missed"]) / with_person if with_person else float("nan"),
         ssim=metrics.summary(ssim[person]), psnr=metrics.summary(psnr[person]),
         pose_distance_px=poses["mean_px"], pose_distance_rel=poses["mean_rel"],
-        missed_detections=poses["missed"], missed_fraction=poses["missed"] / max(1, poses["frames_with_person"]),
-        flicker=metrics.flicker(generated, real), generated_change=metrics.frame_change(generated),
-        real_change=metrics.frame_change(real))
+        pose_distance_frames=poses["frames_compared"],
+        missed_detections=poses["missed"], missed_fraction=poses["missed"] / max(1, with_person),
+        flicker=metrics.flicker(generated, real), flicker_frames=max(0, len(real) - 1),
+        generated_change=metrics.frame_change(generated), real_change=metrics.frame_change(real),
+        high_frequency=dict(generated=high[0], real=high[1], ratio=high[0] / high[1] if high[1] > 0 else float("nan"),
+                            cutoff=metrics.HIGH_FREQUENCY, frames=int(person.sum())))
     per_frame = dict(ssim=ssim, psnr=psnr, pose_distance=poses["per_frame"])
     if lpips is not None:
         values = lpips_values(lpips, generated, real, device)
@@ -141,11 +149,18 @@ def run(cfg):
                   temporal=bool(meta["generator"]["temporal"]), face=meta.get("face") is not None,
                   local_enhancers=int(meta["generator"]["n_local_enhancers"]),
                   iterations={p: n for p, n in meta["plan"]}, **result)
-    log.info("SSIM %.4f  PSNR %.2f dB  pose distance %.2f px  missed %d/%d  flicker %.3f (generated change %.3f, "
-             "real %.3f)%s", result["ssim"]["mean"], result["psnr"]["mean"], result["pose_distance_px"],
-             result["missed_detections"], result["frames_with_person"], result["flicker"],
-             result["generated_change"], result["real_change"],
-             f"  LPIPS {result['lpips']['mean']:.4f}" if "lpips" in result else "")
+    log.info("person re-detected in %d of %d generated frames  SSIM %.4f  PSNR %.2f dB  pose distance %.2f px over "
+             "%d frames  flicker %.3f (generated change %.3f, real %.3f)  high frequencies %.2fx the real frames'%s",
+             result["frames_with_person"] - result["missed_detections"], result["frames_with_person"],
+             result["ssim"]["mean"], result["psnr"]["mean"], result["pose_distance_px"],
+             result["pose_distance_frames"], result["flicker"], result["generated_change"], result["real_change"],
+             result["high_frequency"]["ratio"], f"  LPIPS {result['lpips']['mean']:.4f}" if "lpips" in result else "")
+    if not result["redetection_rate"] >= metrics.REDETECTION_WARNING:
+        log.warning("the pose estimator found the person in only %d of the %d generated frames (%.0f %%, below %.0f "
+                    "%%): the generator does not draw a recognisable person yet, and the pose distance speaks for "
+                    "those %d frames alone", result["frames_with_person"] - result["missed_detections"],
+                    result["frames_with_person"], 100 * result["redetection_rate"], 100 * metrics.REDETECTION_WARNING,
+                    result["pose_distance_frames"])
     write_json(c["output"], result)
     plot(c["plot"], frames, per_frame, meta["history"], f"{c['checkpoint']}: held-out frames {frames[0]}..{frames[-1]}")
     write_side_by_side(c["video"], real, generated, fps, c["crf"])

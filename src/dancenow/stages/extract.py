@@ -1,49 +1,113 @@
-"""extract: a video -> frames.h5 (uint8 RGB, one frame per chunk) at the preset's size, plus its audio track."""
+"""extract: a video -> frames.h5 (uint8 RGB, one frame per chunk) at the preset's size, plus its audio track.
+
+With `extract.fit=person` (the default) a first pass finds the person in a few frames of the whole video (mediapipe,
+every 1/FRAMING_FPS s) and the stored frames show the region they move in (see dancenow.framing); a video in
+which nobody is found is letterboxed whole instead, with one log line.
+"""
 
 import logging
 
 import cv2
 import numpy as np
+from omegaconf import OmegaConf
 from tqdm import tqdm
 
 from ..conf import section
 from ..errors import UserError
+from ..framing import fit_frame, fit_geometry, person_geometry, person_region
 from ..io import h5
 from ..io.atomic import atomic_path
 from ..io.video import VideoReader, extract_audio
+from ..pose.estimate import estimate_video
 
 log = logging.getLogger(__name__)
 
-
-def fit_geometry(src_w, src_h, out_w, out_h, fit):
-    """Scale and offsets that put a src_w x src_h frame into out_w x out_h: 'pad' keeps it whole, 'crop' fills."""
-    pick = min if fit == "pad" else max
-    scale = pick(out_w / src_w, out_h / src_h)
-    new_w, new_h = round(src_w * scale), round(src_h * scale)
-    return h5.FrameGeometry(scale, (out_w - new_w) // 2, (out_h - new_h) // 2), (new_w, new_h)
+FRAMING_FPS = 2.0         # frames per second of video looked at to find the person
+FRAMING_MAX_FRAMES = 240  # at most this many, spread over the whole video
+FRAMING_SIZE = 512        # their longer side, in pixels, for the pose estimator
+FRAMING_MIN_FOUND = 0.5   # the person must be in at least this fraction of them
 
 
-def fit_frame(frame, geometry, new_size, out_w, out_h):
-    resized = cv2.resize(frame, new_size, interpolation=cv2.INTER_AREA)
-    out = np.zeros((out_h, out_w, 3), np.uint8)
-    ox, oy = int(geometry.offset_x), int(geometry.offset_y)
-    # place the resized frame at (ox, oy), clipping whatever falls outside (crop) or leaving borders (pad)
-    sx, sy = max(0, -ox), max(0, -oy)
-    dx, dy = max(0, ox), max(0, oy)
-    w = min(new_size[0] - sx, out_w - dx)
-    h = min(new_size[1] - sy, out_h - dy)
-    out[dy:dy + h, dx:dx + w] = resized[sy:sy + h, sx:sx + w]
-    return out
+def framing_samples(path, max_frames):
+    """Frames of the video (up to `max_frames` of it), every 1/FRAMING_FPS s (at most FRAMING_MAX_FRAMES, evenly
+    spread), at most FRAMING_SIZE px on their longer side; and that downscaling factor."""
+    reader = VideoReader(path)
+    n = int(reader.cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 1
+    if max_frames is not None:
+        n = min(n, max_frames)
+    step = max(1, round(reader.fps / FRAMING_FPS), -(-n // FRAMING_MAX_FRAMES))
+    factor = min(1.0, FRAMING_SIZE / max(reader.width, reader.height))
+    size = (round(reader.width * factor), round(reader.height * factor))
+    samples = []
+    for i, frame in enumerate(reader):
+        if max_frames is not None and i >= max_frames:
+            break
+        if i % step == 0:
+            samples.append(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+    reader.cap.release()
+    return np.stack(samples), factor
+
+
+def confident(keypoints):
+    """Per frame, the number of confident body keypoints."""
+    return (keypoints["body"][:, :, 2] >= 0.3).sum(axis=1)
+
+
+def detect(samples, pose_cfg):
+    """The person's keypoints in every sample (in its pixels). mediapipe looks for a person in the whole frame
+    shrunk to a square of 256 px: a person a third of a 16:9 frame tall is too small for it there. Where the whole
+    frame finds nobody in most samples, squares of the frame (its short side, then 0.6 of it, overlapping by half)
+    are searched too, and each sample keeps the window with the most confident keypoints."""
+    n, height, width = samples.shape[:3]
+    best = estimate_video(samples, pose_cfg, width, height)
+    if (confident(best) >= 4).mean() >= FRAMING_MIN_FOUND:
+        return best
+    for side in (min(width, height), int(0.6 * min(width, height))):
+        for y in range(0, height - side + 1, max(1, side // 2)):
+            for x in range(0, width - side + 1, max(1, side // 2)):
+                found = estimate_video(np.ascontiguousarray(samples[:, y:y + side, x:x + side]), pose_cfg, side,
+                                       side)
+                better = confident(found) > confident(best)
+                for part, kps in found.items():
+                    kps[..., 0] += x
+                    kps[..., 1] += y
+                    best[part][better] = kps[better]
+    return best
+
+
+def find_person(c, pose_cfg, width, height):
+    """The region of the original frames the person moves in (see framing.person_region), or None when they are
+    in too few of the looked-at frames."""
+    samples, factor = framing_samples(c["input"], c["max_frames"])
+    keypoints = detect(samples, dict(pose_cfg, backend="mediapipe"))
+    found = confident(keypoints) >= 4
+    if found.mean() < FRAMING_MIN_FOUND:
+        log.info("framing: a person in %d of %d looked-at frames: letterboxing the whole frame instead "
+                 "(extract.fit=pad)", found.sum(), len(found))
+        return None
+    sets = [np.concatenate([keypoints[p][found][..., :2] / factor, keypoints[p][found][..., 2:]], axis=-1)
+            for p in ("body", "face", "left_hand", "right_hand")]
+    return person_region(sets, width, height)
 
 
 def run(cfg):
     c = section(cfg, "extract")
     reader = VideoReader(c["input"])
     out_w, out_h = c["width"], c["height"]
-    geometry, new_size = fit_geometry(reader.width, reader.height, out_w, out_h, c["fit"])
+    region = None
+    if c["fit"] == "person":
+        region = find_person(c, OmegaConf.to_container(cfg.pose, resolve=True, throw_on_missing=False),
+                             reader.width, reader.height)
+    if region is not None:
+        geometry = person_geometry(region, reader.width, reader.height, out_w, out_h)
+        log.info("framing: the person moves in x %.0f-%.0f, y %.0f-%.0f of the %dx%d frames", *region, reader.width,
+                 reader.height)
+    else:
+        geometry = fit_geometry(reader.width, reader.height, out_w, out_h,
+                                          "crop" if c["fit"] == "crop" else "pad")
     video_sha = h5.sha256_file(c["input"])
-    log.info("%s: %dx%d at %.3f fps -> %dx%d (%s)", c["input"], reader.width, reader.height, reader.fps,
-             out_w, out_h, c["fit"])
+    log.info("%s: %dx%d at %.3f fps -> %dx%d (%s: scale %.3f, offset %+d, %+d)", c["input"], reader.width,
+             reader.height, reader.fps, out_w, out_h, c["fit"], geometry.scale, geometry.offset_x, geometry.offset_y)
     with atomic_path(c["audio"]) as audio_tmp, atomic_path(c["output"]) as frames_tmp:
         if not extract_audio(c["input"], audio_tmp):
             audio_tmp.write_bytes(b"")  # zero bytes: the video has no sound
@@ -54,13 +118,15 @@ def run(cfg):
                 if c["max_frames"] is not None and n >= c["max_frames"]:
                     break
                 ds.resize(n + 1, axis=0)
-                ds[n] = fit_frame(frame, geometry, new_size, out_w, out_h)
+                ds[n] = fit_frame(frame, geometry, out_w, out_h)
                 n += 1
             if n == 0:
                 raise UserError(f"{c['input']} has no frames")
             f.attrs["fps"] = reader.fps
             f.attrs["source_width"], f.attrs["source_height"] = reader.width, reader.height
             f.attrs["has_audio"] = audio_tmp.stat().st_size > 0
+            if region is not None:
+                f.attrs["person_region"] = np.asarray(region, np.float64)
             geometry.to_attrs(f.attrs)
             h5.set_provenance(f, "extract", c, video_sha, outputs=("output", "audio"))
     log.info("wrote %d frames to %s", n, c["output"])

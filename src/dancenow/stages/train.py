@@ -38,8 +38,10 @@ from .. import __version__
 from ..conf import section
 from ..device import amp_context, task_device
 from ..distributed import process_group, rank_and_size
+from ..io import h5
 from ..models.checkpoint import FORMAT_VERSION, LABEL, coarse_config, face_config, generator_config, write_checkpoint
 from ..models.losses import perceptual_loss
+from ..plate import static_plate
 from ..training.data import PoseFrameDataset
 from ..training.loop import train_phase, tb_writer
 from ..training.phases import check_sizes, face_phase, generator_phase, phase_plan, training_frames
@@ -73,10 +75,16 @@ def run(cfg):
         info("training on frames 0..%d; the last %d (train.holdout=%g) are held out for evaluation",
              len(frames) - 1, probe.n_frames - len(frames), c["holdout"])
 
+    plate = None
+    if c["background"] == "plate":  # the static room, from the training frames without the person
+        with h5.open_input(c["frames"], "frames") as f:
+            plate, message = static_plate(f["frames"], probe.poses, frames)
+        info(message)
+
     # the plan, and what a resumable checkpoint must have been made with
     data_id = [probe.video_sha256, probe.n_frames, H, W, probe.poses_sha256, len(frames)]
     fp = fingerprint(c, seed, world, data_id)
-    gen_cfg, face_cfg = generator_config(c, H, W), face_config(c)
+    gen_cfg, face_cfg = generator_config(c, H, W, plate is not None), face_config(c)
     plan = phase_plan(c)
     workdir.mkdir(parents=True, exist_ok=True)
 
@@ -121,7 +129,7 @@ def run(cfg):
                 else:
                     phase = generator_phase(name, iterations, c, gen_cfg if name == "main" else coarse_config(gen_cfg),
                                             dataset(name), vgg, device, autocast,
-                                            done.get("global") if name == "main" else None)
+                                            done.get("global") if name == "main" else None, plate)
                 start, window = 0, None
                 if ckpt is not None and ckpt["phase"] == name:
                     start, window = restore(phase, ckpt, device), ckpt["window"]

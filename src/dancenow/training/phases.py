@@ -63,9 +63,12 @@ def adam(c, *modules):
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=c["lr"], betas=(c["beta1"], 0.999))
 
 
-def generator_phase(name, iterations, c, gen_cfg, dataset, vgg, device, autocast, coarse_weights=None):
-    """`global` (the coarse generator) or `main` (the full-size one, started from the coarse one's weights)."""
+def generator_phase(name, iterations, c, gen_cfg, dataset, vgg, device, autocast, coarse_weights=None, plate=None):
+    """`global` (the coarse generator) or `main` (the full-size one, started from the coarse one's weights); `plate`:
+    the background image (uint8 HWC) a generator with gen_cfg["plate"] sees."""
     G = build_generator(gen_cfg).to(device)
+    if plate is not None:
+        G.set_plate(plate)
     if coarse_weights is not None:
         coarse = build_generator(coarse_config(gen_cfg))
         coarse.load_state_dict(coarse_weights)
