@@ -100,8 +100,9 @@ def run(cfg):
                              reader.width, reader.height)
     if region is not None:
         geometry = person_geometry(region, reader.width, reader.height, out_w, out_h)
-        log.info("framing: the person moves in x %.0f-%.0f, y %.0f-%.0f of the %dx%d frames", *region, reader.width,
-                 reader.height)
+        x0, y0, x1, y1 = region
+        log.info("framing: the person moves in x %.0f-%.0f, y %.0f-%.0f of the %dx%d frames", x0, x1, y0, y1,
+                 reader.width, reader.height)
     else:
         geometry = fit_geometry(reader.width, reader.height, out_w, out_h,
                                           "crop" if c["fit"] == "crop" else "pad")
