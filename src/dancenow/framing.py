@@ -7,10 +7,9 @@ import numpy as np
 
 from .io.h5 import FrameGeometry
 
-FITS = ("person", "pad", "crop")
 MARGIN = 0.1        # of the person's height, around the region they move in
 HEAD_TOP = 0.08     # of the person's height above their highest keypoint (the eyes: no keypoint on the top of the head)
-MIN_CONFIDENCE = 0.3
+MIN_CONFIDENCE = 0.3  # a keypoint this confident counts for the region
 
 
 def fit_geometry(src_w, src_h, out_w, out_h, fit):

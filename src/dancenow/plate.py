@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 
 from .io.poses import POSE_PARTS
+from .keypoints import MIN_CONFIDENCE
 
 PLATE_FRAMES = 120   # frames the median is taken over, spread over the training frames
 MASK_MARGIN = 0.2    # of the person's height around the box of their keypoints: masked out
-MIN_CONFIDENCE = 0.1
 MAX_ERROR = 10.0     # median over frames of mean |frame - plate| on the background (0..255): above it, no plate
 ROWS = 32            # rows of the median at once (bounds its memory)
 

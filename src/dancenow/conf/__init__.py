@@ -55,6 +55,12 @@ def section(cfg, name):
         raise UserError(f"config of stage '{name}': {e}".splitlines()[0]) from None
 
 
+def settings(cfg, name):
+    """Another stage's section, for its settings (evaluate's and extract's pose estimator): a plain dict whose paths,
+    which this stage does not set, stay missing ('???')."""
+    return OmegaConf.to_container(cfg[name], resolve=True, throw_on_missing=False)
+
+
 def stage_resources():
     """{stage: {nodes, tasks_per_node, gpus_per_node, cpus_per_task, mem_mb, runtime}}: the defaults of what each
     stage's Slurm job asks for."""

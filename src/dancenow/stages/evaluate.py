@@ -14,10 +14,9 @@ import logging
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
 from .. import metrics
-from ..conf import section
+from ..conf import section, settings
 from ..device import amp_context, task_device
 from ..errors import UserError
 from ..generation import generate
@@ -116,11 +115,6 @@ def write_side_by_side(path, real, generated, fps, crf):
             writer.write(np.concatenate([a, b], axis=1))
 
 
-def section_of_pose(cfg):
-    """The pose estimator's settings (its paths, which evaluate does not set, stay missing)."""
-    return OmegaConf.to_container(cfg.pose, resolve=True, throw_on_missing=False)
-
-
 def run(cfg):
     c = section(cfg, "evaluate")
     device = task_device()
@@ -143,7 +137,7 @@ def run(cfg):
     log.info("evaluating %s on held-out frames %d..%d (%d) on %s", c["checkpoint"], frames[0], frames[-1],
              len(frames), device)
     generated = np.stack(list(generate(performer, poses, frames, height, width, device, 4, autocast)))
-    estimated = estimate_video(generated, section_of_pose(cfg), width, height)["body"]  # either pose backend
+    estimated = estimate_video(generated, settings(cfg, "pose"), width, height)["body"]  # either pose backend
     result, per_frame = compute(generated, real, np.asarray(poses["body"])[frames], estimated, lpips, device)
     result = dict(checkpoint=str(c["checkpoint"]), video_sha256=sha, held_out=[int(frames[0]), int(frames[-1])],
                   temporal=bool(meta["generator"]["temporal"]), face=meta.get("face") is not None,

@@ -9,12 +9,11 @@ import logging
 
 import cv2
 import numpy as np
-from omegaconf import OmegaConf
 from tqdm import tqdm
 
-from ..conf import section
+from ..conf import section, settings
 from ..errors import UserError
-from ..framing import fit_frame, fit_geometry, person_geometry, person_region
+from ..framing import MIN_CONFIDENCE, fit_frame, fit_geometry, person_geometry, person_region
 from ..io import h5
 from ..io.atomic import atomic_path
 from ..io.video import VideoReader, extract_audio
@@ -26,6 +25,7 @@ FRAMING_FPS = 2.0         # frames per second of video looked at to find the per
 FRAMING_MAX_FRAMES = 240  # at most this many, spread over the whole video
 FRAMING_SIZE = 512        # their longer side, in pixels, for the pose estimator
 FRAMING_MIN_FOUND = 0.5   # the person must be in at least this fraction of them
+FRAMING_MIN_KEYPOINTS = 4 # confident body keypoints that make a person in a looked-at frame
 
 
 def framing_samples(path, max_frames):
@@ -50,7 +50,7 @@ def framing_samples(path, max_frames):
 
 def confident(keypoints):
     """Per frame, the number of confident body keypoints."""
-    return (keypoints["body"][:, :, 2] >= 0.3).sum(axis=1)
+    return (keypoints["body"][:, :, 2] >= MIN_CONFIDENCE).sum(axis=1)
 
 
 def detect(samples, pose_cfg):
@@ -60,7 +60,7 @@ def detect(samples, pose_cfg):
     are searched too, and each sample keeps the window with the most confident keypoints."""
     n, height, width = samples.shape[:3]
     best = estimate_video(samples, pose_cfg, width, height)
-    if (confident(best) >= 4).mean() >= FRAMING_MIN_FOUND:
+    if (confident(best) >= FRAMING_MIN_KEYPOINTS).mean() >= FRAMING_MIN_FOUND:
         return best
     for side in (min(width, height), int(0.6 * min(width, height))):
         for y in range(0, height - side + 1, max(1, side // 2)):
@@ -80,7 +80,7 @@ def find_person(c, pose_cfg, width, height):
     in too few of the looked-at frames."""
     samples, factor = framing_samples(c["input"], c["max_frames"])
     keypoints = detect(samples, dict(pose_cfg, backend="mediapipe"))
-    found = confident(keypoints) >= 4
+    found = confident(keypoints) >= FRAMING_MIN_KEYPOINTS
     if found.mean() < FRAMING_MIN_FOUND:
         log.info("framing: a person in %d of %d looked-at frames: letterboxing the whole frame instead "
                  "(extract.fit=pad)", found.sum(), len(found))
@@ -96,8 +96,7 @@ def run(cfg):
     out_w, out_h = c["width"], c["height"]
     region = None
     if c["fit"] == "person":
-        region = find_person(c, OmegaConf.to_container(cfg.pose, resolve=True, throw_on_missing=False),
-                             reader.width, reader.height)
+        region = find_person(c, settings(cfg, "pose"), reader.width, reader.height)
     if region is not None:
         geometry = person_geometry(region, reader.width, reader.height, out_w, out_h)
         x0, y0, x1, y1 = region
