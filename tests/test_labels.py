@@ -313,3 +313,31 @@ def test_fast_enough():
     for _ in range(100):
         draw_label(256, 256, b, f, l, r)
     assert (time.perf_counter() - t) / 100 < 0.01  # about 0.3 ms measured; 10 ms leaves room for a busy machine
+
+
+@pytest.mark.parametrize("size", [120, 240])
+def test_limb_width_draws_limbs_as_thick_as_a_fraction_of_the_body(size):
+    """limb_width=0.06: the body's lines are 6% of its size thick (OpenPose's are ~1%), on a small or a big person,
+    whatever the frame; the hands' a quarter of that; the face unchanged."""
+    b, f, l, r = person(size, 8, 8)
+    extent = labels.body_extent(b)
+    assert 0.85 * size < extent <= size
+    thin = draw_label(256, 256, b, f, l, r)
+    thick = draw_label(256, 256, b, f, l, r, limb_width=0.06)
+    red = tuple(int(c) for c in BODY_COLORS[B["MidHip"]])  # Neck -> MidHip, a vertical line
+    at = (b[B["Neck"], 0], (b[B["Neck"], 1] + b[B["MidHip"], 1]) / 2)
+    want = max(2, round(0.06 * extent))
+    assert abs(run_width(thick, *at, red, axis=1) - cv_width(want)) <= 1
+    assert run_width(thin, *at, red, axis=1) <= 3  # OpenPose's: 2-3 px at these sizes
+    assert thick.any(axis=2).sum() > 1.5 * thin.any(axis=2).sum()
+    # the same person in a frame twice as big is drawn the same: the width follows the body, not the frame
+    body_only = draw_label(256, 256, b, limb_width=0.06)
+    assert np.array_equal(draw_label(512, 512, b, limb_width=0.06)[:256, :256], body_only)
+    # the face's lines: OpenPose's either way (drawn over the thick body lines in the same pixels)
+    face_only = lambda w: draw_label(256, 256, empty(25), f, limb_width=w)  # noqa: E731
+    assert np.array_equal(face_only(0.06), face_only(0.0))
+
+
+def test_limb_width_zero_is_openpose():
+    b, f, l, r = person(200, 20, 20)
+    assert np.array_equal(draw_label(256, 256, b, f, l, r, limb_width=0.0), draw_label(256, 256, b, f, l, r))

@@ -2,11 +2,13 @@
 camera moves, and a generator that sees it."""
 
 import numpy as np
+import torch
 
 from dancenow.generation import generate
 from dancenow.io import h5
 from dancenow.io import poses as poses_io
 from dancenow.models.checkpoint import load_performer
+from dancenow.models.performer import WithPlate
 from dancenow.plate import MAX_ERROR, estimate_plate, static_plate
 from dancenow.stages import train as train_stage
 from test_train import one_thread, train_cfg  # noqa: F401  (a fixture)
@@ -79,3 +81,40 @@ def test_a_generator_trained_with_the_plate_keeps_it_and_renders(tmp_path, caplo
                               "train.face.enabled=false"))
     assert load_performer(tmp_path / "pan_out" / "generator.pt")[1]["generator"]["plate"] is False
     assert any("training without a background plate" in r.getMessage() for r in caplog.records)
+
+
+class Painter(torch.nn.Module):
+    """A stand-in network of four output channels: a red person where x > 0.5, and the mask it is given."""
+
+    def __init__(self, mask):
+        super().__init__()
+        self.mask = mask
+
+    def forward(self, x):
+        out = torch.full((len(x), 4, *x.shape[2:]), -1.0)
+        out[:, 0] = 1.0
+        out[:, 3] = self.mask
+        return out
+
+
+def test_composite_paints_the_person_over_the_plate_where_its_mask_says():
+    room = np.random.default_rng(1).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    mask = torch.full((8, 8), -1.0)
+    mask[:, 4:] = 1.0  # the right half: the person
+    g = WithPlate(Painter(mask), 8, 8, composite=True)
+    g.set_plate(room)
+    out = g(torch.zeros(2, 3, 8, 8))
+    plate = g.plate.expand(2, -1, -1, -1)
+    assert torch.equal(out[..., :4], plate[..., :4])  # mask 0: the plate, exactly
+    assert torch.equal(out[:, :, :, 4:], torch.tensor([1.0, -1.0, -1.0])[None, :, None, None].expand(2, 3, 8, 4))
+
+
+def test_a_composite_generator_trains_and_renders(tmp_path):
+    frames, poses, room = write_scene(tmp_path / "static")
+    train_stage.run(train_cfg(frames, poses, tmp_path / "out", "train.background=composite", "train.limb_width=0.1",
+                              "train.iterations=2", "train.face.enabled=false"))
+    performer, meta = load_performer(tmp_path / "out" / "generator.pt")
+    assert meta["generator"]["composite"] is True and meta["generator"]["limb_width"] == 0.1
+    assert performer.generator.net.model[-2].weight.shape[0] == 4  # the frame's three channels and the mask
+    out = np.stack(list(generate(performer, poses_io.read_poses(poses), range(3), H, W, "cpu")))
+    assert out.shape == (3, H, W, 3)

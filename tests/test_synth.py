@@ -16,9 +16,10 @@ PERFORMERS = ["dancer", "target_a", "target_b"]
 
 
 def render(out, performer, seed=0, seconds=SECONDS, size=SIZE, audio_on=True):
+    """A clip of `size` x `size` pixels, or of synth's default size with size=None."""
+    sizes = [] if size is None else [f"synth.width={size}", f"synth.height={size}"]
     cfg = conf.load([f"synth.performer={performer}", f"synth.output={out}", f"synth.seconds={seconds}",
-                       f"synth.fps={FPS}", f"synth.width={size}", f"synth.height={size}",
-                       f"synth.audio={str(audio_on).lower()}", f"seed={seed}"])
+                     f"synth.fps={FPS}", *sizes, f"synth.audio={str(audio_on).lower()}", f"seed={seed}"])
     synth_stage.run(cfg)
     return out
 
@@ -78,6 +79,27 @@ def test_pose_estimator_finds_the_performer_where_it_is(detections, performer):
         err = np.hypot(*(lm[found, idx] - truth[body.MEDIAPIPE[idx]][found]).T) / SIZE
         assert np.median(err) < 0.035, (body.MEDIAPIPE[idx], np.median(err))
         assert np.mean(err < 0.08) >= 0.9, (body.MEDIAPIPE[idx], np.sort(err)[-5:])
+
+
+def test_the_default_clip_is_wide_with_a_furnished_room_and_a_person_who_does_not_fill_it(tmp_path):
+    """As phones film at home: 16:9, furniture beside the performer, the performer a fraction of the width, and
+    still found by the pose estimator in every frame."""
+    mp = pytest.importorskip("mediapipe")
+    frames, _, w, h = read(render(tmp_path / "wide.mp4", "target_a", seconds=2.0, size=None))
+    assert (w, h) == (854, 480)
+    room = synth.backdrop(body.PERFORMERS["target_a"].look, w, h)
+    j = synth.skeleton("target_a", 0, len(frames), FPS, w, h)
+    xs = np.stack([v[:, 0] for k, v in j.items() if v.ndim == 2 and k != "head_up"], 1)
+    assert np.ptp(xs, axis=1).max() < 0.4 * w
+    wall = room[: int(0.55 * h)].astype(float)
+    side = np.concatenate([wall[:, : int(0.2 * w)], wall[:, -int(0.2 * w):]], 1)
+    middle = wall[:, int(0.45 * w): int(0.55 * w)]
+    assert side.std(axis=(0, 1)).mean() > 2 * middle.std(axis=(0, 1)).mean()  # a window, shelves: not a plain wall
+    found = 0
+    with mp.solutions.pose.Pose(model_complexity=1, static_image_mode=False) as pose:
+        for f in frames:
+            found += pose.process(f).pose_landmarks is not None
+    assert found >= 0.95 * len(frames)
 
 
 def _shoulders_over_legs(lm):

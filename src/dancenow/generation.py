@@ -17,9 +17,9 @@ from .keypoints import has_person
 from .labels import draw_labels
 
 
-def label_batch(poses, indices, height, width, device="cpu"):
+def label_batch(poses, indices, height, width, device="cpu", limb_width=0.0):
     """Label maps of frames `indices` as the generator's input: float [N,3,H,W] in [-1,1] on `device`."""
-    labels = np.stack([draw_labels(poses, i, height, width) for i in indices])
+    labels = np.stack([draw_labels(poses, i, height, width, limb_width) for i in indices])
     return to_device({"label": torch.from_numpy(labels).permute(0, 3, 1, 2)}, torch.device(device))["label"]
 
 
@@ -31,6 +31,7 @@ def generate(performer, poses, indices, height, width, device, batch_size=1, aut
     if performer.face is not None:
         boxes, has_face = (torch.from_numpy(x) for x in face_boxes(poses, performer.face_cfg["crop"], height, width))
     person = has_person(poses["body"])
+    limb_width = performer.generator_cfg.get("limb_width", 0.0)  # checkpoints from before the choice: OpenPose's
     step = 1 if performer.temporal else batch_size
     prev = None
     indices = list(indices)
@@ -38,7 +39,7 @@ def generate(performer, poses, indices, height, width, device, batch_size=1, aut
         idx = indices[start:start + step]
         if performer.temporal and not person[idx[0]]:
             prev = None
-        labels = label_batch(poses, idx, height, width, device)
+        labels = label_batch(poses, idx, height, width, device, limb_width)
         with autocast or contextlib.nullcontext():
             if performer.temporal and prev is None:  # a sequence starts: its own output as the previous frame
                 _, prev = performer(labels, None)

@@ -17,6 +17,11 @@ renderHand.cpp) and the default render thresholds of include/openpose/flags.hpp:
 The only deliberate difference: keypoints are placed with 4 fractional bits (cv2 shift=4) instead of being rounded
 to whole pixels. The colors of keypoints.py are RGB, as our images are (OpenPose swaps them for its BGR frame).
 Sets are drawn in OpenPose's order: body, face, left hand, right hand; lines before circles within a set.
+
+`limb_width` > 0 leaves OpenPose's look for limbs as thick as a person's: the body's lines are drawn `limb_width`
+times the longer side of the body's box thick (at least 2 px) and the hands' a quarter of that (at least 1 px),
+with joint circles as wide as the lines. OpenPose's lines are about 1/100 of the body's size, 2 px for a 200 px
+person, which a small generator barely sees; the face keeps OpenPose's lines either way.
 """
 
 import math
@@ -79,7 +84,19 @@ def thickness(kps, style, height, width):
     return t, line, t // 2, outline
 
 
-def _draw_set(img, kps, style):
+def body_extent(body):
+    """The longer side of the body's box over its keypoints of confidence > BOX_THRESHOLD (0 without two)."""
+    if body is None:
+        return 0.0
+    kps = np.asarray(body, np.float32).reshape(-1, 3)
+    boxed = kps[kps[:, 2] > BOX_THRESHOLD, :2]
+    if len(boxed) < 2:
+        return 0.0
+    return float((boxed.max(axis=0) - boxed.min(axis=0)).max())
+
+
+def _draw_set(img, kps, style, line_width=None):
+    """One keypoint set as OpenPose draws it, or with lines `line_width` px thick (circles as wide) when given."""
     if kps is None:
         return
     kps = np.asarray(kps, np.float32)
@@ -89,6 +106,8 @@ def _draw_set(img, kps, style):
     if sizes is None:
         return
     _, line, radius, outline = sizes
+    if line_width is not None:
+        line, radius, outline = line_width, line_width // 2, -1
     ok = kps[:, 2] > style.threshold
     pts = np.round(kps[:, :2].astype(np.float64) * _ONE).astype(np.int32)
     drawn = np.flatnonzero(ok[style.pairs[:, 0]] & ok[style.pairs[:, 1]])
@@ -106,17 +125,23 @@ def _draw_set(img, kps, style):
         cv2.circle(img, centers[i], r, style.colors[i], outline, LINE_TYPE, SHIFT)
 
 
-def draw_label(height, width, body, face=None, left_hand=None, right_hand=None):
-    """Draw one frame's keypoints (x, y, confidence in stored-frame pixels) on black; returns uint8 RGB [H,W,3]."""
+def draw_label(height, width, body, face=None, left_hand=None, right_hand=None, limb_width=0.0):
+    """Draw one frame's keypoints (x, y, confidence in stored-frame pixels) on black; returns uint8 RGB [H,W,3].
+    limb_width: 0 = OpenPose's line widths, > 0 = the body's lines as that fraction of its size (module doc)."""
     img = np.zeros((height, width, 3), np.uint8)
-    _draw_set(img, body, BODY)
+    body_line = hand_line = None
+    if limb_width > 0:
+        extent = body_extent(body)
+        body_line = max(2, _round(limb_width * extent))
+        hand_line = max(1, _round(limb_width * extent / 4))
+    _draw_set(img, body, BODY, body_line)
     _draw_set(img, face, FACE)
-    _draw_set(img, left_hand, HAND)
-    _draw_set(img, right_hand, HAND)
+    _draw_set(img, left_hand, HAND, hand_line)
+    _draw_set(img, right_hand, HAND, hand_line)
     return img
 
 
-def draw_labels(poses, index, height, width):
+def draw_labels(poses, index, height, width, limb_width=0.0):
     """Label map of frame `index` of an in-memory poses dict (see io.poses.read_poses)."""
     return draw_label(height, width, poses["body"][index], poses["face"][index],
-                      poses["left_hand"][index], poses["right_hand"][index])
+                      poses["left_hand"][index], poses["right_hand"][index], limb_width)

@@ -45,7 +45,7 @@ class Synth:
     seconds: float = key(12.0, "length of the routine", gt=0)
     fps: float = key(15.0, "frame rate", gt=0)
     height: int = key(480, "frame height", ge=64, even=True)
-    width: int = key(480, "frame width", ge=64, even=True)
+    width: int = key(854, "frame width (16:9 by default, as phones film)", ge=64, even=True)
     audio: bool = key(True, "a procedural beat track at the routine's tempo")
 
 
@@ -139,8 +139,12 @@ class Train:
     n_blocks: int = key(9, "residual blocks of the global generator", ge=0)
     background: str = key("none", "none | plate: the generator also sees the target's static background (a "
                                   "temporal median of its training frames without the person); a background that "
-                                  "is not static is detected and trained without (one log line)",
-                          choices=("none", "plate"))
+                                  "is not static is detected and trained without (one log line) | composite: "
+                                  "as plate, and the generator paints a mask: its person over the plate",
+                          choices=("none", "plate", "composite"))
+    limb_width: float = key(0.0, "label maps: 0 = OpenPose's line widths (about 1/100 of the body's size); > 0 = "
+                                 "the body's lines that fraction of its size thick, like limbs (e.g. 0.06)",
+                            ge=0, lt=0.5)
     upsample: str = key("transpose", "the generators' upsampling: transpose (pix2pixHD's transposed convolutions) | "
                                      "resize (nearest x2 + conv: no checkerboard)", choices=("transpose", "resize"))
     n_local_enhancers: int = key(0, "pix2pixHD local enhancers; > 0 = coarse-to-fine training", ge=0)

@@ -22,10 +22,12 @@ LABEL = "openpose-body25-face70-hands21-rgb"  # the label maps the generator rea
 
 def generator_config(c, height, width, plate=False):
     """The main generator's metadata (what build_generator rebuilds it from) of train config `c`; `plate`: whether
-    it sees the target's static background."""
+    it sees the target's static background (and with train.background=composite paints a mask over it)."""
     return dict(label_nc=3, output_nc=3, ngf=c["ngf"], n_downsample=c["n_downsample"], n_blocks=c["n_blocks"],
                 n_local_enhancers=c["n_local_enhancers"], n_blocks_local=c["n_blocks_local"],
-                temporal=c["temporal"], upsample=c["upsample"], plate=plate, height=height, width=width)
+                temporal=c["temporal"], upsample=c["upsample"], plate=plate,
+                composite=plate and c["background"] == "composite", limb_width=c["limb_width"],
+                height=height, width=width)
 
 
 def coarse_config(g):

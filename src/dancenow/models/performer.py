@@ -6,7 +6,8 @@ metadata.
 - face: a residual generator sees the face crop of the label map and of the generated frame; its output is added to
   the frame at the crop's pixels.
 - plate: the generator also sees the target's static background (dancenow.plate) as three more input channels,
-  kept in its state dict, so it need only paint the person.
+  kept in its state dict, so it need only paint the person; with `composite` it also paints a mask, and the frame
+  is the painted person over the plate where the mask says so.
 """
 
 import torch
@@ -19,11 +20,14 @@ from .generator import GlobalGenerator, LocalEnhancer
 
 class WithPlate(nn.Module):
     """A generator that also sees the static background: its input gets the plate's three channels appended (the
-    plate resized to the input's size). The plate is a buffer: it travels in the state dict."""
+    plate resized to the input's size). The plate is a buffer: it travels in the state dict.
 
-    def __init__(self, net, height, width):
+    composite: `net` paints a fourth channel, a mask m in [0, 1] ((tanh + 1) / 2), and the output is
+    m * painted + (1 - m) * plate."""
+
+    def __init__(self, net, height, width, composite=False):
         super().__init__()
-        self.net = net
+        self.net, self.composite = net, composite
         self.register_buffer("plate", torch.zeros(1, 3, height, width))
 
     def set_plate(self, image):
@@ -41,20 +45,27 @@ class WithPlate(nn.Module):
     def forward(self, x):
         plate = self.plate if self.plate.shape[2:] == x.shape[2:] else F.interpolate(self.plate, size=x.shape[2:],
                                                                                     mode="area")
-        return self.net(torch.cat([x, plate.expand(len(x), -1, -1, -1).to(x.dtype)], dim=1))
+        plate = plate.expand(len(x), -1, -1, -1).to(x.dtype)
+        out = self.net(torch.cat([x, plate], dim=1))
+        if not self.composite:
+            return out
+        mask = (out[:, 3:] + 1) / 2
+        return mask * out[:, :3] + (1 - mask) * plate
 
 
 def build_generator(g):
     """The main generator described by checkpoint metadata `g` (see dancenow.models.checkpoint.generator_config)."""
     plate = bool(g.get("plate", False))  # checkpoints from before the plate had none
+    composite = plate and bool(g.get("composite", False))
     input_nc = g["label_nc"] + (g["output_nc"] if g["temporal"] else 0) + (3 if plate else 0)
+    output_nc = g["output_nc"] + (1 if composite else 0)
     upsample = g.get("upsample", "transpose")  # checkpoints from before the choice had pix2pixHD's
     if g["n_local_enhancers"]:
-        net = LocalEnhancer(input_nc, g["output_nc"], g["ngf"], g["n_downsample"], g["n_blocks"],
+        net = LocalEnhancer(input_nc, output_nc, g["ngf"], g["n_downsample"], g["n_blocks"],
                             g["n_local_enhancers"], g["n_blocks_local"], upsample)
     else:
-        net = GlobalGenerator(input_nc, g["output_nc"], g["ngf"], g["n_downsample"], g["n_blocks"], upsample)
-    return WithPlate(net, g["height"], g["width"]) if plate else net
+        net = GlobalGenerator(input_nc, output_nc, g["ngf"], g["n_downsample"], g["n_blocks"], upsample)
+    return WithPlate(net, g["height"], g["width"], composite) if plate else net
 
 
 def build_face_generator(f):

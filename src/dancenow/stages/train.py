@@ -76,7 +76,7 @@ def run(cfg):
              len(frames) - 1, probe.n_frames - len(frames), c["holdout"])
 
     plate = None
-    if c["background"] == "plate":  # the static room, from the training frames without the person
+    if c["background"] in ("plate", "composite"):  # the static room, from the training frames without the person
         with h5.open_input(c["frames"], "frames") as f:
             plate, message = static_plate(f["frames"], probe.poses, frames)
         info(message)
@@ -92,7 +92,7 @@ def run(cfg):
         scale = 2 ** c["n_local_enhancers"] if phase == "global" else 1
         size = f"{H // scale}x{W // scale}"
         return PoseFrameDataset(c["frames"], c["poses"], frames, label_cache=workdir / f"labels_{size}.h5",
-                                temporal=c["temporal"], scale=scale,
+                                temporal=c["temporal"], scale=scale, limb_width=c["limb_width"],
                                 face_crop=face_cfg["crop"] if phase == "face" else None,
                                 poses_sha256=probe.poses_sha256)
 

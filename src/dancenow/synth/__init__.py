@@ -1,9 +1,10 @@
 """Procedural performers, the demo's input: body.py (performers' proportions and clothes, routines -> joint positions
-over time), draw.py (the backdrop and the shaded figure), audio.py (the beat track); `render_frames` puts them
+over time), room.py (the furnished room), draw.py (the shaded figure), audio.py (the beat track); `render_frames` puts them
 together."""
 
 from .body import PERFORMERS, skeleton
-from .draw import backdrop, figure
+from .draw import figure
+from .room import backdrop
 
 
 def render_frames(performer, seed, n_frames, fps, width, height):

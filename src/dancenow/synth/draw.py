@@ -1,4 +1,4 @@
-"""Drawing a performer with OpenCV: a room backdrop, and a clothed figure of shaded, anti-aliased shapes.
+"""Drawing a performer with OpenCV: a clothed figure of shaded, anti-aliased shapes, and its shadow on the floor.
 
 Shading: every part is drawn in a flat color while its "core" (a shrunk copy, nudged toward a light at the upper
 left) is drawn into a separate light map; the blurred light map then darkens each part toward its edges.
@@ -7,7 +7,6 @@ left) is drawn into a separate light map; the blurred light map then darkens eac
 import cv2
 import numpy as np
 
-from .body import HORIZON, SOLE, WALL_BASE
 
 SHIFT = 4          # sub-pixel bits for cv2 drawing
 ONE = 1 << SHIFT
@@ -84,34 +83,7 @@ class Canvas:
         roi[...] = np.where(drawn, np.clip(roi * gain, 0, 255), roi).astype(np.uint8)
 
 
-# ---------------------------------------------------------------- backdrop
-
-def backdrop(look, width, height, seed=0):
-    """A plain wall over a floor seen in perspective (boards or tiles converging to the horizon)."""
-    h, w = height, width
-    y = (np.arange(h, dtype=np.float32) / h)[:, None, None]
-    x = (np.arange(w, dtype=np.float32) / w)[None, :, None]
-    vignette = 1.0 - 0.18 * (x - 0.5) ** 2 * 4
-    wall = np.array(look.wall, np.float32) * (1.04 - 0.12 * y / WALL_BASE) * vignette
-    depth = np.clip((y - WALL_BASE) / (1 - WALL_BASE), 0, 1)
-    floor = np.array(look.floor, np.float32) * (0.78 + 0.3 * depth) * vignette
-    img = np.where(y < WALL_BASE, wall, floor)
-    img += np.random.default_rng(seed).normal(0, 2.0, img.shape).astype(np.float32)
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    vx, vy, yw = w / 2, HORIZON * h, WALL_BASE * h
-    line = _tone(look.floor, 0.62)
-    for k in range(-24, 25):  # boards: lines through the vanishing point
-        xb = vx + k * 0.1 * w
-        top = vx + (xb - vx) * (yw - vy) / (h - vy)
-        cv2.line(img, tuple(_fix((top, yw))), tuple(_fix((xb, h))), line, 1, AA, SHIFT)
-    for z in np.geomspace(0.7, 3.2, 9):  # joints across the floor, closer together with distance
-        yy = vy + (SOLE * h - vy) / z * 1.25
-        if yw < yy < h:
-            cv2.line(img, tuple(_fix((0, yy))), tuple(_fix((w, yy))), line, 1, AA, SHIFT)
-    cv2.rectangle(img, (0, int(yw - 0.025 * h)), (w, int(yw)), _tone(look.wall, 1.12), -1)
-    cv2.line(img, (0, int(yw)), (w, int(yw)), _tone(look.wall, 0.55), 1, AA)
-    return img
-
+# ---------------------------------------------------------------- the floor under the figure
 
 def shadow(img, j, i, scale):
     """A soft dark ellipse on the floor under the feet."""

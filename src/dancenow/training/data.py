@@ -37,7 +37,7 @@ class PoseFrameDataset(Dataset):
     """
 
     def __init__(self, frames_path, poses_path, frames=None, label_cache=None, temporal=False, scale=1,
-                 face_crop=None, poses_sha256=None):
+                 face_crop=None, poses_sha256=None, limb_width=0.0):
         self.frames_path = str(frames_path)
         with h5.open_input(frames_path, "frames") as f:
             if "frames" not in f or f["frames"].ndim != 4 or f["frames"].shape[3] != 3:
@@ -69,7 +69,7 @@ class PoseFrameDataset(Dataset):
         if self.temporal:
             usable[1:] &= usable[:-1].copy()
             usable[0] = False
-        self.face_crop = face_crop
+        self.face_crop, self.limb_width = face_crop, float(limb_width)
         if face_crop is not None:
             self.boxes, has_face = face_boxes(self.poses, face_crop, self.height, self.width)
             usable &= has_face
@@ -82,7 +82,7 @@ class PoseFrameDataset(Dataset):
         self.labels_path = None
         if label_cache is not None:
             self.labels_path = str(cache_label_maps(self.poses, self.poses_sha256, self.height, self.width,
-                                                    label_cache))
+                                                    label_cache, self.limb_width))
         self._file, self._labels, self._pid = None, None, None
 
     def __len__(self):
@@ -106,7 +106,7 @@ class PoseFrameDataset(Dataset):
         if self.labels_path:
             self._open()
             return self._labels["frames"][t]
-        return draw_labels(self.poses, t, self.height, self.width)
+        return draw_labels(self.poses, t, self.height, self.width, self.limb_width)
 
     def label(self, i):
         """Label map (uint8 HWC) of dataset item i."""
@@ -134,11 +134,11 @@ class PoseFrameDataset(Dataset):
         return state
 
 
-def cache_label_maps(poses, poses_sha256, height, width, path):
+def cache_label_maps(poses, poses_sha256, height, width, path, limb_width=0.0):
     """Draw every frame's label map into `path` (a frames-layout HDF5 file) unless it already holds those of
     this poses.h5 at this size in this drawing style. Returns the path."""
     path = Path(path)
-    key = f"{poses_sha256}:{height}x{width}:{LABEL_STYLE}"
+    key = f"{poses_sha256}:{height}x{width}:{LABEL_STYLE}:limbs={float(limb_width):g}"
     if path.is_file():
         try:
             with h5py.File(path, "r") as f:
@@ -150,7 +150,7 @@ def cache_label_maps(poses, poses_sha256, height, width, path):
     with atomic_path(path) as tmp, h5.create(tmp) as f:
         ds = h5.frames_dataset(f, n, height, width)
         for i in range(n):
-            ds[i] = draw_labels(poses, i, height, width)
+            ds[i] = draw_labels(poses, i, height, width, limb_width)
         f.attrs["poses_key"] = key
     return path
 
