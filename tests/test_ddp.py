@@ -47,8 +47,9 @@ def assert_trains_alike(ddp_dir, one_dir, data):
     for a, b in zip(ddp["history"], one["history"], strict=True):
         assert a.keys() == b.keys() and a["phase"] == b["phase"]
         keys = [k for k in a if k != "phase"]
-        rtol = 1e-4 if a["phase"] == "main" else 1e-2
-        np.testing.assert_allclose([a[k] for k in keys], [b[k] for k in keys], rtol=rtol, atol=1e-6)
+        main = a["phase"] == "main"  # different samples would differ by percents there
+        np.testing.assert_allclose([a[k] for k in keys], [b[k] for k in keys], rtol=5e-4 if main else 3e-2,
+                                   atol=1e-6 if main else 2e-3)
     # The same parameters. Adam divides each gradient by its own running magnitude, so where the true gradient is 0
     # (a conv bias followed by InstanceNorm) or nearly so, rounding noise, which differs with the summation order,
     # becomes steps of up to +-lr. So: every parameter within the steps Adam can take, ...
@@ -60,15 +61,17 @@ def assert_trains_alike(ddp_dir, one_dir, data):
         for k in a:
             diff = (a[k] - b[k]).abs().max().item()
             assert diff < bound, (name, k, diff)
-    # ... and the same function, to a few levels of 255 (measured: 2 on the first frame, 1.7 on average over the
-    # sequence, 2.2 with the face GAN, which trains on the main generator's slightly different frames)
+    # ... and the same function, to a few levels of 255 (measured with resize upsampling and the plate: 0.95 on
+    # average on the first frame, 8 at its worst pixel, 1.0 on average over the sequence, 2.0 with the face GAN,
+    # which trains on the main generator's slightly different frames)
     poses = poses_io.read_poses(data[1])
     n = len(poses["body"])
     with_face = [np.stack(list(generate(P, poses, range(n), 64, 64, "cpu"))).astype(int) for P in (P_ddp, P_one)]
     for P in (P_ddp, P_one):
         P.face = None
     main_only = [np.stack(list(generate(P, poses, range(n), 64, 64, "cpu"))).astype(int) for P in (P_ddp, P_one)]
-    assert np.abs(main_only[0][0] - main_only[1][0]).max() <= 3  # the first frame (no previous output) ...
+    first = np.abs(main_only[0][0] - main_only[1][0])  # the first frame (no previous output) ...
+    assert first.mean() < 2 and first.max() <= 10
     assert np.abs(main_only[0] - main_only[1]).mean() < 4  # ... then each output fed into the next amplifies it
     assert np.abs(with_face[0] - with_face[1]).mean() < 5
 

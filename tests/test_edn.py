@@ -411,7 +411,7 @@ def trunk_compare(workdir, output):
 def test_coarse_to_fine_training(small, tmp_path):
     frames, poses = small
     local = ["train.n_local_enhancers=1", "train.n_downsample=1", "train.global_iterations=2",
-             "train.iterations=2", "train.log_every=1"]
+             "train.iterations=2", "train.log_every=1", "train.background=none"]
     out = tmp_path / "frozen"
     train_stage.run(train_cfg(frames, poses, out, *local, "train.fix_global_iterations=100", "train.face.iterations=2"))
     performer, meta = load_performer(out / "generator.pt")
@@ -429,6 +429,16 @@ def test_coarse_to_fine_training(small, tmp_path):
     train_stage.run(train_cfg(frames, poses, out, *local, "train.fix_global_iterations=0", "train.face.enabled=false"))
     same, _ = trunk_compare(out / "work", out / "generator.pt")
     assert not all(same.values())  # the trunk trained on in the main phase
+
+    # with the background plate: the coarse generator sees it at half size, its trunk starts the local enhancer
+    out = tmp_path / "plate"
+    plate = [o for o in local if o != "train.background=none"] + ["train.background=plate"]
+    train_stage.run(train_cfg(frames, poses, out, *plate, "train.fix_global_iterations=100", "train.face.enabled=false"))
+    performer, meta = load_performer(out / "generator.pt")
+    done = torch.load(out / "work" / "latest.pt", weights_only=True)["done"]
+    assert meta["generator"]["plate"] is True  # target_woman's camera is static
+    assert done["global"]["plate"].shape[2:] == (32, 32) and performer.generator.plate.shape[2:] == (64, 64)
+    assert torch.equal(performer.generator.global_trunk[1].weight, done["global"]["net.model.1.weight"])
 
 
 # ---- 7. each part can be switched off ---------------------------------------------------------------------------
@@ -450,7 +460,7 @@ def test_phase_plan():
 def test_training_without_temporal_smoothing_and_face(small, tmp_path):
     frames, poses = small
     train_stage.run(train_cfg(frames, poses, tmp_path, "train.temporal=false", "train.face.enabled=false",
-                        "train.iterations=2", "train.log_every=1"))
+                              "train.background=none", "train.iterations=2", "train.log_every=1"))
     ckpt = torch.load(tmp_path / "generator.pt", weights_only=True)
     meta = ckpt["meta"]
     assert meta["generator"]["temporal"] is False and meta["face"] is None and ckpt["face"] is None

@@ -137,7 +137,7 @@ class Train:
                        "ngf * 2**n_local_enhancers)", ge=1)
     n_downsample: int = key(4, "downsamplings of the global generator", ge=0)
     n_blocks: int = key(9, "residual blocks of the global generator", ge=0)
-    background: str = key("none", "none | plate: the generator also sees the target's static background (a "
+    background: str = key("plate", "none | plate: the generator also sees the target's static background (a "
                                   "temporal median of its training frames without the person); a background that "
                                   "is not static is detected and trained without (one log line) | composite: "
                                   "as plate, and the generator paints a mask: its person over the plate",
@@ -145,7 +145,7 @@ class Train:
     limb_width: float = key(0.0, "label maps: 0 = OpenPose's line widths (about 1/100 of the body's size); > 0 = "
                                  "the body's lines that fraction of its size thick, like limbs (e.g. 0.06)",
                             ge=0, lt=0.5)
-    upsample: str = key("transpose", "the generators' upsampling: transpose (pix2pixHD's transposed convolutions) | "
+    upsample: str = key("resize", "the generators' upsampling: transpose (pix2pixHD's transposed convolutions) | "
                                      "resize (nearest x2 + conv: no checkerboard)", choices=("transpose", "resize"))
     n_local_enhancers: int = key(0, "pix2pixHD local enhancers; > 0 = coarse-to-fine training", ge=0)
     n_blocks_local: int = key(3, "residual blocks of each local enhancer", ge=0)
