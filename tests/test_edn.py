@@ -433,7 +433,8 @@ def test_coarse_to_fine_training(small, tmp_path):
     # with the background plate: the coarse generator sees it at half size, its trunk starts the local enhancer
     out = tmp_path / "plate"
     plate = [o for o in local if o != "train.background=none"] + ["train.background=plate"]
-    train_stage.run(train_cfg(frames, poses, out, *plate, "train.fix_global_iterations=100", "train.face.enabled=false"))
+    train_stage.run(train_cfg(frames, poses, out, *plate, "train.fix_global_iterations=100",
+                              "train.face.enabled=false"))
     performer, meta = load_performer(out / "generator.pt")
     done = torch.load(out / "work" / "latest.pt", weights_only=True)["done"]
     assert meta["generator"]["plate"] is True  # target_woman's camera is static

@@ -137,7 +137,7 @@ class Train:
                        "ngf * 2**n_local_enhancers)", ge=1)
     n_downsample: int = key(4, "downsamplings of the global generator", ge=0)
     n_blocks: int = key(9, "residual blocks of the global generator", ge=0)
-    background: str = key("plate", "none | plate: the generator also sees the target's static background (a "
+    background: str = key("composite", "none | plate: the generator also sees the target's static background (a "
                                   "temporal median of its training frames without the person); a background that "
                                   "is not static is detected and trained without (one log line) | composite: "
                                   "as plate, and the generator paints a mask: its person over the plate",
