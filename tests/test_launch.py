@@ -114,7 +114,8 @@ def test_time_limit_requeues_and_resumes_as_an_uninterrupted_run(small_target, t
     # Slurm checks time limits every ~30 s and signals up to 30 s early: with a 1 minute limit and a 20 s warning
     # the signal comes 10 to 45 s into a job. 2400 iterations take about a minute.
     iterations = 2400
-    extra = ("train.log_every=50", "train.checkpoint_every=100000")  # only the signal makes a checkpoint
+    extra = ("train.log_every=50", "train.checkpoint_every=100000",  # only the signal makes a checkpoint
+             "train.background=none", "train.upsample=transpose")  # the cheapest steps: more done per requeue
     reference = subprocess.Popen([sys.executable, "-m", "dancenow.cli", "train",
                                   *train_args(small_target, tmp_path / "reference", iterations, *extra)],
                                  stderr=subprocess.PIPE, text=True)
