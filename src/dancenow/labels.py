@@ -67,14 +67,23 @@ def _round(a):
     return int(a + 0.5)  # OpenPose's positiveIntRound
 
 
-def thickness(kps, style, height, width):
-    """OpenPose's (circle thickness t, line thickness, circle radius, circle outline) of one keypoint set, or None
-    where the set's bounding box has no area and OpenPose draws nothing of it."""
-    kps = np.asarray(kps, np.float32)
+def _box_size(kps):
+    """(width, height) of the box over a keypoint set's keypoints of confidence > BOX_THRESHOLD, or None without
+    any (getKeypointsRectangle)."""
+    kps = np.asarray(kps, np.float32).reshape(-1, 3)
     boxed = kps[kps[:, 2] > BOX_THRESHOLD, :2]
     if len(boxed) == 0:
         return None
-    box_w, box_h = boxed.max(axis=0) - boxed.min(axis=0)
+    return boxed.max(axis=0) - boxed.min(axis=0)
+
+
+def thickness(kps, style, height, width):
+    """OpenPose's (circle thickness t, line thickness, circle radius, circle outline) of one keypoint set, or None
+    where the set's bounding box has no area and OpenPose draws nothing of it."""
+    size = _box_size(kps)
+    if size is None:
+        return None
+    box_w, box_h = size
     if not box_w * box_h > 0:
         return None
     ratio = min(np.float32(1), max(box_w / np.float32(width), box_h / np.float32(height)))
@@ -86,13 +95,8 @@ def thickness(kps, style, height, width):
 
 def body_extent(body):
     """The longer side of the body's box over its keypoints of confidence > BOX_THRESHOLD (0 without two)."""
-    if body is None:
-        return 0.0
-    kps = np.asarray(body, np.float32).reshape(-1, 3)
-    boxed = kps[kps[:, 2] > BOX_THRESHOLD, :2]
-    if len(boxed) < 2:
-        return 0.0
-    return float((boxed.max(axis=0) - boxed.min(axis=0)).max())
+    size = None if body is None else _box_size(body)
+    return 0.0 if size is None else float(size.max())
 
 
 def _draw_set(img, kps, style, line_width=None):

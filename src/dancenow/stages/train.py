@@ -76,7 +76,7 @@ def run(cfg):
              len(frames) - 1, probe.n_frames - len(frames), c["holdout"])
 
     plate = None
-    if c["background"] in ("plate", "composite"):  # the static room, from the training frames without the person
+    if c["background"] != "none":  # plate or composite: the static room, from the training frames without the person
         with h5.open_input(c["frames"], "frames") as f:
             plate, message = static_plate(f["frames"], probe.poses, frames)
         info(message)

@@ -1,6 +1,6 @@
 """Procedural performers, the demo's input: body.py (performers' proportions and clothes, routines -> joint positions
-over time), room.py (the furnished room), draw.py (the shaded figure), audio.py (the beat track); `render_frames` puts them
-together."""
+over time), room.py (the furnished room), draw.py (the shaded figure), audio.py (the beat track); `render_frames`
+puts them together."""
 
 from .body import PERFORMERS, skeleton
 from .draw import figure

@@ -1,8 +1,8 @@
 """The room a procedural performer dances in, as people film at home: a papered wall with a window, a picture and a
 shelf of books, a sofa, a lamp and a plant on a floor of boards or tiles seen in perspective, a rug.
 
-The furniture stands beside the performer, who dances in the middle (clear of anything within `CLEAR` body heights
-of the centre line, furniture only behind that band's sides); it is sized by the frame's height, so a wide frame
+The furniture stands beside the performer, who dances in the middle (nothing within `CLEAR` frame heights of
+the centre line but the wallpaper, the floor and the rug); it is sized by the frame's height, so a wide frame
 shows more of the room. Deterministic in (look, size, seed).
 """
 
