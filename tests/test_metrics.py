@@ -348,3 +348,41 @@ def test_the_table_marks_a_low_redetection_rate_and_says_over_how_many_frames(tm
     header, man, woman = (tmp_path / "m.csv").read_text().splitlines()
     assert "person re-detected" in header and "pose distance over frames" in header
     assert man.split(",")[1:3] == ["82", "1%"] and ",1," in man and ",78," in woman
+
+
+def _body_at(points):
+    body = np.zeros((25, 3))
+    body[:len(points), :2], body[:len(points), 2] = points, 0.9
+    return body
+
+
+def test_person_box_grows_the_keypoints_box_and_stays_in_the_frame():
+    body = _body_at([(100, 50), (140, 150)])  # 40 x 100 px: grown by 10 px on every side
+    assert metrics.person_box(body, 256, 256) == (40, 161, 90, 151)
+    assert metrics.person_box(_body_at([(2, 3), (60, 250)]), 256, 128) == (0, 256, 0, 86)
+    assert metrics.person_box(_body_at([(100, 50)]), 256, 256) is None  # one keypoint
+    assert metrics.person_box(_body_at([(100, 50), (103, 52)]), 256, 256) is None  # smaller than the SSIM window
+    unsure = _body_at([(100, 50), (140, 150)])
+    unsure[1, 2] = 0.05
+    assert metrics.person_box(unsure, 256, 256) is None
+
+
+def test_the_person_region_sees_noise_on_the_person_that_an_exact_room_hides():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:256, 0:256]  # a room of 8 px tiles and some grain, generated exactly
+    room = (100 + 50 * ((yy // 8 + xx // 8) % 2) + rng.integers(-10, 11, (256, 256))).astype(np.uint8)
+    real = np.repeat(np.repeat(room[None, :, :, None], 3, 3), 4, 0)
+    y, x = np.mgrid[0:80, 0:40]
+    real[:, 60:140, 100:140] = (120 + 40 * np.sin(y / 9.0) * np.cos(x / 7.0)).astype(np.uint8)[None, :, :, None]
+    generated = real.copy()
+    noise = rng.integers(-30, 31, (4, 80, 40, 3))
+    generated[:, 60:140, 100:140] = np.clip(generated[:, 60:140, 100:140] + noise, 0, 255).astype(np.uint8)
+    body = np.stack([_body_at([(104, 64), (135, 135)])] * 3 + [np.zeros((25, 3))])  # nobody in the last frame
+
+    whole = metrics.high_frequency_energy(generated).mean() / metrics.high_frequency_energy(real).mean()
+    s, high_generated, high_real = metrics.person_region(generated, real, body)
+    assert whole < 1.2  # the room's edges and grain hide the noise
+    assert (high_generated[:3] / high_real[:3] > 2).all() and np.isnan(high_generated[3])
+    assert (s[:3] < 0.5).all() and metrics.ssim(generated, real).min() > 0.9
+    same, *_ = metrics.person_region(real, real, body)
+    np.testing.assert_allclose(same[:3], 1.0)

@@ -105,6 +105,9 @@ def test_evaluation_of_the_held_out_frames_and_the_report(tiny_run, tmp_path):
     # every metric says over how many frames; a low re-detection rate is warned about in the log and the table
     assert m["redetection_rate"] == (13 - m["missed_detections"]) / 13 and m["flicker_frames"] == 12
     assert m["pose_distance_frames"] <= 13 - m["missed_detections"] and m["high_frequency"]["frames"] == 13
+    region = m["person_region"]  # the same on the person alone, where the plate cannot hide noise
+    assert region["frames"] == region["ssim"]["count"] == 13 and 0 < region["ssim"]["mean"] < 1
+    assert region["high_frequency"]["ratio"] > 0
     low = m["redetection_rate"] < 0.9
     log = (r / "logs" / "evaluate" / "target_woman.log").read_text()
     assert ("the pose estimator found the person in only" in log) == low

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .gaussian import gaussian_kernel
+from .keypoints import MIN_CONFIDENCE
 
 SSIM_SIGMA = 1.5
 SSIM_WINDOW = 11  # skimage's 2 * int(3.5 * sigma + 0.5) + 1 for sigma 1.5
@@ -214,6 +215,44 @@ def high_frequency_energy(video, cutoff=HIGH_FREQUENCY):
         total = power.sum()
         out.append(power[np.maximum(np.abs(fx), np.abs(fy)) >= cutoff].sum() / total if total > 0 else 0.0)
     return np.asarray(out)
+
+
+PERSON_MARGIN = 0.1  # of the body box's longer side: the limbs' width and the hair lie beyond the keypoints
+
+
+def person_box(body, height, width, margin=PERSON_MARGIN):
+    """(y0, y1, x0, x1) of the region of a frame's person: the box over its BODY_25 keypoints [25,3] at least
+    MIN_CONFIDENCE confident, grown by `margin` times its longer side on every side, within the frame. None with
+    fewer than two such keypoints or a region smaller than the SSIM window."""
+    body = np.asarray(body, np.float64)
+    xy = body[body[:, 2] >= MIN_CONFIDENCE, :2]
+    if len(xy) < 2:
+        return None
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    grow = margin * (hi - lo).max()
+    x0, y0 = np.maximum(np.floor(lo - grow), 0).astype(int)
+    x1, y1 = np.minimum(np.ceil(hi + grow) + 1, (width, height)).astype(int)
+    if min(x1 - x0, y1 - y0) < SSIM_WINDOW:
+        return None
+    return int(y0), int(y1), int(x0), int(x1)
+
+
+def person_region(generated, real, body):
+    """SSIM and high-frequency power (as high_frequency_energy) of generated and real frames inside each frame's
+    person_box of the input poses `body` [N,25,3]: what the whole-frame figures hide when an exact background
+    fills most of the frame. (ssim [N], generated high frequencies [N], real [N]), nan where a frame has no box."""
+    _check_video(generated, "generated")
+    height, width = np.asarray(real[0]).shape[:2]
+    out = np.full((3, len(body)), np.nan)
+    for t, pose in enumerate(body):
+        box = person_box(pose, height, width)
+        if box is None:
+            continue
+        y0, y1, x0, x1 = box
+        a, b = (np.asarray(v[t])[y0:y1, x0:x1] for v in (generated, real))
+        out[0, t] = ssim(a, b)
+        out[1:, t] = high_frequency_energy(np.stack([a, b]))
+    return out[0], out[1], out[2]
 
 
 def summary(values):

@@ -31,15 +31,18 @@ COLUMNS = [
     ("flicker", "flicker", "{:.3f}", False),
     ("frame change generated / real", None, "{}", None),
     ("high frequencies generated / real", ("high_frequency", "ratio"), "{:.2f}", None),
+    ("SSIM on the person", ("person_region", "ssim", "mean"), "{:.4f}", True),
+    ("high frequencies on the person generated / real", ("person_region", "high_frequency", "ratio"), "{:.2f}",
+     None),
 ]
 
 
 def value(m, key):
     if key is None:
         return f"{m['generated_change']:.2f} / {m['real_change']:.2f}"
-    if isinstance(key, tuple):
-        return (m.get(key[0]) or {}).get(key[1])
-    return m.get(key)
+    for k in key if isinstance(key, tuple) else (key,):
+        m = m.get(k) if isinstance(m, dict) else None
+    return m
 
 
 def read(paths, names):
@@ -108,8 +111,9 @@ def write_html(rows, path):
             f"those frames in which the pose estimator finds a person in the generated frame. Pose distance: its "
             f"keypoints vs the input poses, over the frames where both have some. Flicker: mean |(g_t - g_t-1) - "
             f"(r_t - r_t-1)| in 0..255. High frequencies: the power of the generated frames at spatial frequencies "
-            f"near the pixel grid's (checkerboard, noise) over the real frames'. Bold: best among the rows of one "
-            f"target.</p></body></html>\n")
+            f"near the pixel grid's (checkerboard, noise) over the real frames'. On the person: the same inside "
+            f"the box of each frame's input pose (grown by a tenth), where an exact background cannot hide a noisy "
+            f"person. Bold: best among the rows of one target.</p></body></html>\n")
     with atomic_path(path) as tmp:
         Path(tmp).write_text(page)
 

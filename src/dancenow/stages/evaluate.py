@@ -61,6 +61,9 @@ def compute(generated, real, reference_body, estimated_body, lpips=None, device=
     with_person = poses["frames_with_person"]
     high = [metrics.high_frequency_energy(v)[person].mean() if person.any() else float("nan")
             for v in (generated, real)]
+    region_ssim, *region_high = metrics.person_region(generated, real, reference_body)
+    boxed = np.isfinite(region_ssim)
+    region_high = [h[boxed].mean() if boxed.any() else float("nan") for h in region_high]
     result = dict(
         frames=int(len(real)), frames_with_person=int(person.sum()),
         redetection_rate=(with_person - poses["missed"]) / with_person if with_person else float("nan"),
@@ -71,8 +74,12 @@ def compute(generated, real, reference_body, estimated_body, lpips=None, device=
         flicker=metrics.flicker(generated, real), flicker_frames=max(0, len(real) - 1),
         generated_change=metrics.frame_change(generated), real_change=metrics.frame_change(real),
         high_frequency=dict(generated=high[0], real=high[1], ratio=high[0] / high[1] if high[1] > 0 else float("nan"),
-                            cutoff=metrics.HIGH_FREQUENCY, frames=int(person.sum())))
-    per_frame = dict(ssim=ssim, psnr=psnr, pose_distance=poses["per_frame"])
+                            cutoff=metrics.HIGH_FREQUENCY, frames=int(person.sum())),
+        person_region=dict(ssim=metrics.summary(region_ssim), high_frequency=dict(
+            generated=region_high[0], real=region_high[1],
+            ratio=region_high[0] / region_high[1] if region_high[1] > 0 else float("nan")),
+            frames=int(boxed.sum()), margin=metrics.PERSON_MARGIN))
+    per_frame = dict(ssim=ssim, psnr=psnr, pose_distance=poses["per_frame"], person_ssim=region_ssim)
     if lpips is not None:
         values = lpips_values(lpips, generated, real, device)
         result["lpips"] = metrics.summary(values[person])
@@ -90,8 +97,10 @@ def plot(path, frames, per_frame, history, title):
     fig, axes = plt.subplots(2, 2 + len(phases) // 2, figsize=(5 * (2 + len(phases) // 2), 7), squeeze=False)
     axes = axes.flatten()
     for ax, (key, label) in zip(axes, (("ssim", "SSIM"), ("psnr", "PSNR (dB)"), ("pose_distance", "pose distance (px)"))):
-        ax.plot(frames, per_frame[key], ".-")
+        ax.plot(frames, per_frame[key], ".-", label="whole frame")
         ax.set(xlabel="held-out frame", ylabel=label)
+    axes[0].plot(frames, per_frame["person_ssim"], ".-", label="on the person")
+    axes[0].legend(fontsize=7)
     for ax, phase in zip(axes[3:], phases):
         entries = [e for e in history if e["phase"] == phase]
         for k in entries[0]:
@@ -144,11 +153,13 @@ def run(cfg):
                   local_enhancers=int(meta["generator"]["n_local_enhancers"]),
                   iterations={p: n for p, n in meta["plan"]}, **result)
     log.info("person re-detected in %d of %d generated frames  SSIM %.4f  PSNR %.2f dB  pose distance %.2f px over "
-             "%d frames  flicker %.3f (generated change %.3f, real %.3f)  high frequencies %.2fx the real frames'%s",
+             "%d frames  flicker %.3f (generated change %.3f, real %.3f)  high frequencies %.2fx the real frames'  on the "
+             "person: SSIM %.4f, high frequencies %.2fx the real frames'%s",
              result["frames_with_person"] - result["missed_detections"], result["frames_with_person"],
              result["ssim"]["mean"], result["psnr"]["mean"], result["pose_distance_px"],
              result["pose_distance_frames"], result["flicker"], result["generated_change"], result["real_change"],
-             result["high_frequency"]["ratio"], f"  LPIPS {result['lpips']['mean']:.4f}" if "lpips" in result else "")
+             result["high_frequency"]["ratio"], result["person_region"]["ssim"]["mean"] or float("nan"),
+             result["person_region"]["high_frequency"]["ratio"], f"  LPIPS {result['lpips']['mean']:.4f}" if "lpips" in result else "")
     if not result["redetection_rate"] >= metrics.REDETECTION_WARNING:
         log.warning("the pose estimator found the person in only %d of the %d generated frames (%.0f %%, below %.0f "
                     "%%): the generator does not draw a recognisable person yet, and the pose distance speaks for "
