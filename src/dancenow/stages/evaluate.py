@@ -52,6 +52,13 @@ def lpips_values(model, generated, real, device, batch=8):
     return np.concatenate(out)
 
 
+def generated_over_real(generated, real, frames):
+    """The mean of per-frame values of the generated and of the real frames over the bool mask `frames`, and their
+    ratio (nan without frames)."""
+    g, r = (v[frames].mean() if frames.any() else float("nan") for v in (generated, real))
+    return dict(generated=g, real=r, ratio=g / r if r > 0 else float("nan"))
+
+
 def compute(generated, real, reference_body, estimated_body, lpips=None, device="cpu"):
     """Every metric of the held-out frames that have a person in their input poses, each with the number of frames
     it was computed over."""
@@ -59,11 +66,9 @@ def compute(generated, real, reference_body, estimated_body, lpips=None, device=
     ssim, psnr = metrics.ssim(generated, real), metrics.psnr(generated, real)
     poses = metrics.pose_distance(reference_body, estimated_body)
     with_person = poses["frames_with_person"]
-    high = [metrics.high_frequency_energy(v)[person].mean() if person.any() else float("nan")
-            for v in (generated, real)]
+    high = generated_over_real(metrics.high_frequency_energy(generated), metrics.high_frequency_energy(real), person)
     region_ssim, *region_high = metrics.person_region(generated, real, reference_body)
     boxed = np.isfinite(region_ssim)
-    region_high = [h[boxed].mean() if boxed.any() else float("nan") for h in region_high]
     result = dict(
         frames=int(len(real)), frames_with_person=int(person.sum()),
         redetection_rate=(with_person - poses["missed"]) / with_person if with_person else float("nan"),
@@ -73,12 +78,9 @@ def compute(generated, real, reference_body, estimated_body, lpips=None, device=
         missed_detections=poses["missed"], missed_fraction=poses["missed"] / max(1, with_person),
         flicker=metrics.flicker(generated, real), flicker_frames=max(0, len(real) - 1),
         generated_change=metrics.frame_change(generated), real_change=metrics.frame_change(real),
-        high_frequency=dict(generated=high[0], real=high[1], ratio=high[0] / high[1] if high[1] > 0 else float("nan"),
-                            cutoff=metrics.HIGH_FREQUENCY, frames=int(person.sum())),
-        person_region=dict(ssim=metrics.summary(region_ssim), high_frequency=dict(
-            generated=region_high[0], real=region_high[1],
-            ratio=region_high[0] / region_high[1] if region_high[1] > 0 else float("nan")),
-            frames=int(boxed.sum()), margin=metrics.PERSON_MARGIN))
+        high_frequency=dict(**high, cutoff=metrics.HIGH_FREQUENCY, frames=int(person.sum())),
+        person_region=dict(ssim=metrics.summary(region_ssim), high_frequency=generated_over_real(*region_high, boxed),
+                           frames=int(boxed.sum()), margin=metrics.PERSON_MARGIN))
     per_frame = dict(ssim=ssim, psnr=psnr, pose_distance=poses["per_frame"], person_ssim=region_ssim)
     if lpips is not None:
         values = lpips_values(lpips, generated, real, device)
@@ -153,13 +155,14 @@ def run(cfg):
                   local_enhancers=int(meta["generator"]["n_local_enhancers"]),
                   iterations={p: n for p, n in meta["plan"]}, **result)
     log.info("person re-detected in %d of %d generated frames  SSIM %.4f  PSNR %.2f dB  pose distance %.2f px over "
-             "%d frames  flicker %.3f (generated change %.3f, real %.3f)  high frequencies %.2fx the real frames'  on the "
-             "person: SSIM %.4f, high frequencies %.2fx the real frames'%s",
+             "%d frames  flicker %.3f (generated change %.3f, real %.3f)  high frequencies %.2fx the real frames'  "
+             "on the person: SSIM %.4f, high frequencies %.2fx the real frames'%s",
              result["frames_with_person"] - result["missed_detections"], result["frames_with_person"],
              result["ssim"]["mean"], result["psnr"]["mean"], result["pose_distance_px"],
              result["pose_distance_frames"], result["flicker"], result["generated_change"], result["real_change"],
              result["high_frequency"]["ratio"], result["person_region"]["ssim"]["mean"] or float("nan"),
-             result["person_region"]["high_frequency"]["ratio"], f"  LPIPS {result['lpips']['mean']:.4f}" if "lpips" in result else "")
+             result["person_region"]["high_frequency"]["ratio"],
+             f"  LPIPS {result['lpips']['mean']:.4f}" if "lpips" in result else "")
     if not result["redetection_rate"] >= metrics.REDETECTION_WARNING:
         log.warning("the pose estimator found the person in only %d of the %d generated frames (%.0f %%, below %.0f "
                     "%%): the generator does not draw a recognisable person yet, and the pose distance speaks for "
