@@ -9,6 +9,7 @@ import time
 
 import h5py
 import hdf5plugin  # noqa: F401  (frames are Blosc-compressed)
+import numpy as np
 import pytest
 import torch
 
@@ -112,20 +113,25 @@ def test_scancel_fails_the_command_promptly(small_target, tmp_path):
 
 def test_time_limit_requeues_and_resumes_as_an_uninterrupted_run(small_target, tmp_path):
     # Slurm checks time limits every ~30 s and signals up to 30 s early: with a 1 minute limit and a 20 s warning
-    # the signal comes 10 to 45 s into a job. 2400 iterations take about a minute.
-    iterations = 2400
+    # the signal comes 10 to 45 s into a job. The run is sized to this machine's speed: a minute of training, so
+    # that the first job is always signalled, and a few requeues do the rest (machines here differed 6x: 2,400
+    # steps took about a minute on one, and 20 requeues did only 1,355 of them on another).
     extra = ("train.log_every=50", "train.checkpoint_every=100000",  # only the signal makes a checkpoint
              "train.background=none", "train.upsample=transpose")  # the cheapest steps: more done per requeue
+    timing = run_stage("train", *train_args(small_target, tmp_path / "timing", 200, *extra)).stderr
+    seconds_per_step = float(np.median([float(s) for s in re.findall(r"([\d.]+) s/it", timing)[1:]]))
+    iterations = max(200, int(round(60 / seconds_per_step, -2)))
     reference = subprocess.Popen([sys.executable, "-m", "dancenow.cli", "train",
                                   *train_args(small_target, tmp_path / "reference", iterations, *extra)],
                                  stderr=subprocess.PIPE, text=True)
     res = run_stage("train", *train_args(small_target, tmp_path / "slurm", iterations, *extra),
-                    *on_slurm(tmp_path, "train", "resources.train.runtime=1", "slurm.signal_delay_s=20"))
+                    *on_slurm(tmp_path, "train", "resources.train.runtime=1", "slurm.signal_delay_s=20",
+                              "slurm.max_num_timeout=40"))
     _, reference_err = reference.communicate(timeout=300)
     assert reference.returncode == 0, reference_err[-3000:]
     stopped = [int(i) for i in re.findall(r"told to stop: saved iteration (\d+)", res.stderr)]
     resumed = [int(i) for i in re.findall(r"resuming from iteration (\d+)", res.stderr)]
-    print(f"stopped at {stopped}, resumed from {resumed}")
+    print(f"{iterations} iterations at {seconds_per_step:.3f} s each: stopped at {stopped}, resumed from {resumed}")
     assert stopped and resumed == stopped and 0 < stopped[0] < iterations, res.stderr[-3000:]
     assert res.stderr.count("this job is timed-out") == len(stopped)  # submitit's handler requeued it each time
 
