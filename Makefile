@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/python scripts/check-pins.py
 
 test: install
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra --durations=25
 
 test-fast: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra -m "not slow"

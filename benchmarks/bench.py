@@ -14,12 +14,12 @@
 import argparse
 import contextlib
 import json
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import dancenow  # noqa: F401  (first: it sets the OpenMP policy, which is read when torch loads OpenMP)
 import numpy as np
 import torch
 from omegaconf import OmegaConf
@@ -36,6 +36,9 @@ from dancenow.io import h5
 from dancenow.io import poses as poses_io
 from dancenow.models.performer import Performer
 from dancenow.pose.estimate import estimate_video, postprocess
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hardware import describe, peaks  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "video" / "dancer_man.mp4"
@@ -98,11 +101,6 @@ def loader_rate(dataset, epochs=3):
     return len(dataset) / timed(one_epoch, epochs)
 
 
-def matmul_gflops(n=2048):
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n ** 3 / timed(lambda: a @ b, 10, warmup=2) / 1e9
-
-
 def bench_train_and_render(frames_path, poses_path, cfg, steps, workdir):
     """The training step of the main phase (temporal smoothing on, as the preset trains) and rendering."""
     c = OmegaConf.to_container(cfg.train, resolve=True, throw_on_missing=False)
@@ -137,8 +135,7 @@ def main():
         sys.exit(f"bench: video not found: {args.video}")
     cfg = conf.load(["preset=quick"])
     size = int(cfg.preset_size.height)
-    results = {"machine": dict(cpus=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                               cuda=torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)}
+    results = {"machine": describe(torch.device("cpu"))}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         make_frames(args.video, tmp / "f512.h5", 512)
@@ -153,7 +150,7 @@ def main():
         results["loader_samples_per_s_png_folder"] = loader_rate(png)
         results["loader_hdf5_over_png"] = results["loader_samples_per_s_hdf5"] / results["loader_samples_per_s_png_folder"]
         results.update(bench_train_and_render(tmp / "frames.h5", tmp / "poses.h5", cfg, args.steps, tmp))
-    results["matmul_fp32_gflops"] = matmul_gflops()
+    results["matmul_fp32_gflops"] = peaks(torch.device("cpu"))["fp32"] / 1e9
     results["train_fraction_of_matmul_peak"] = results["train_gflops_achieved"] / results["matmul_fp32_gflops"]
 
     rows = [("loader, frames.h5 + labels.h5", f"{results['loader_samples_per_s_hdf5']:.0f} samples/s"),

@@ -1,14 +1,19 @@
 """Seconds per training step of config variants, measured alternately in one run (so a busy machine slows them alike).
 
     python benchmarks/step_time.py --frames F.h5 --poses P.h5 [--preset quick] [--steps 40] [--rounds 2]
-                                   --variant NAME=KEY=VALUE;KEY=VALUE ...
+                                   [--load] --variant NAME=KEY=VALUE;KEY=VALUE ...
 
 Each round trains every variant for --steps main-phase steps (`dancenow train`, no face GAN, a fresh work folder)
 and reads the s/it it logs every 10 steps, leaving out the first 10 (warm-up). Prints the median per variant and
-its ratio to the first variant.
+its ratio to the first variant. A KEY in capitals is an environment variable of that variant's process (e.g.
+`--variant passive=OMP_WAIT_POLICY=PASSIVE --variant spin=OMP_WAIT_POLICY=ACTIVE;GOMP_SPINCOUNT=10000`; an empty
+value removes it, so `OMP_WAIT_POLICY=` gives the process OpenMP's own default); the others are train overrides.
+`--load` keeps a second training (today's defaults, the same data) running on the cores while measuring, as a
+user's second job would.
 """
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -17,12 +22,27 @@ import tempfile
 from pathlib import Path
 
 
-def step_times(preset, frames, poses, steps, overrides):
+def train_command(preset, frames, poses, steps, folder, overrides):
+    return [sys.executable, "-m", "dancenow.cli", "train", f"preset={preset}", f"train.frames={frames}",
+            f"train.poses={poses}", f"train.output={folder}/generator.pt", f"train.workdir={folder}/work",
+            f"train.iterations={steps}", "train.face.enabled=false", "train.log_every=10", "train.holdout=0.2",
+            *overrides]
+
+
+def variant(spec):
+    """(name, train overrides, environment) of a --variant NAME=KEY=VALUE;... (capital KEYs: the environment)."""
+    name, _, rest = spec.partition("=")
+    items = [o for o in rest.split(";") if o]
+    env_items = [o.partition("=") for o in items if re.fullmatch(r"[A-Z_][A-Z0-9_]*", o.partition("=")[0])]
+    env = {k: v for k, v in os.environ.items() if k not in {key for key, _, _ in env_items}}
+    env.update({key: value for key, _, value in env_items if value})
+    return name, [o for o in items if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", o.partition("=")[0])], env
+
+
+def step_times(preset, frames, poses, steps, overrides, env):
     with tempfile.TemporaryDirectory(prefix="dancenow-steps-") as d:
-        res = subprocess.run([sys.executable, "-m", "dancenow.cli", "train", f"preset={preset}",
-                              f"train.frames={frames}", f"train.poses={poses}", f"train.output={d}/generator.pt", f"train.workdir={d}/work",
-                              f"train.iterations={steps}", "train.face.enabled=false", "train.log_every=10",
-                              "train.holdout=0.2", *overrides], capture_output=True, text=True)
+        res = subprocess.run(train_command(preset, frames, poses, steps, d, overrides), capture_output=True,
+                             text=True, env=env)
     if res.returncode:
         sys.exit(f"dancenow train failed:\n{res.stderr[-2000:]}")
     times = [float(t) for t in re.findall(r"main it \d+/\d+ .*? ([\d.]+) s/it", res.stderr)]
@@ -36,21 +56,29 @@ def main():
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--variant", action="append", required=True, help="NAME=KEY=VALUE;KEY=VALUE (train overrides)")
+    ap.add_argument("--variant", action="append", required=True,
+                    help="NAME=KEY=VALUE;KEY=VALUE (train overrides; capital KEYs: environment variables)")
+    ap.add_argument("--load", action="store_true", help="a second training on the cores while measuring")
     args = ap.parse_args()
-    variants = {}
-    for spec in args.variant:
-        name, _, rest = spec.partition("=")
-        variants[name] = [o for o in rest.split(";") if o]
+    frames, poses = Path(args.frames).resolve(), Path(args.poses).resolve()
+    variants = {name: (overrides, env) for name, overrides, env in map(variant, args.variant)}
     times = {name: [] for name in variants}
-    for _ in range(args.rounds):
-        for name, overrides in variants.items():
-            times[name] += step_times(args.preset, Path(args.frames).resolve(), Path(args.poses).resolve(),
-                                      args.steps, overrides)
+    with tempfile.TemporaryDirectory(prefix="dancenow-load-") as d:
+        load = subprocess.Popen(train_command(args.preset, frames, poses, 10**6, d, []), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL) if args.load else None
+        try:
+            for _ in range(args.rounds):
+                for name, (overrides, env) in variants.items():
+                    times[name] += step_times(args.preset, frames, poses, args.steps, overrides, env)
+        finally:
+            if load:
+                load.kill()
+                load.wait()
     base = statistics.median(next(iter(times.values())))
     for name, t in times.items():
         m = statistics.median(t)
-        print(f"{name}: {m:.3f} s/step (median of {len(t)} readings of 10 steps), {m / base:.2f}x")
+        print(f"{name}: {m:.3f} s/step (median of {len(t)} readings of 10 steps: {' '.join(f'{x:.2f}' for x in t)}), "
+              f"{m / base:.2f}x")
 
 
 if __name__ == "__main__":

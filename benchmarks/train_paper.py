@@ -5,6 +5,11 @@ The data are frames of a procedural performer at the preset's size with its exac
 (global at the coarse size, main = the local enhancer at full size, face) the step is timed on batches already on
 the device, with bfloat16 autocast (GPUs) and, on GPUs, without it too. Then `dancenow train` runs end to end
 (every phase, --train-iterations each) and its wall time is reported.
+
+Beside each phase's ms/step, samples/s and peak memory it prints the FLOPs of one step (torch.utils.flop_counter:
+forward and backward of the generator and the discriminators) and the fraction of the device's peak that rate is,
+the peak being a large matmul timed in the same run (bf16 and fp32 on a GPU, fp32 on a CPU; benchmarks/hardware.py),
+and first a line with the device (on a CPU its model, its matmul instruction-set flags and the OpenMP policy).
 """
 
 import argparse
@@ -14,9 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import dancenow  # noqa: F401  (first: it sets the OpenMP policy, which is read when torch loads OpenMP)
 import numpy as np
 import torch
 from omegaconf import OmegaConf
+from torch.utils.flop_counter import FlopCounterMode
 
 from dancenow import conf
 from dancenow.device import amp_context
@@ -31,6 +38,9 @@ from dancenow.io import poses as poses_io
 from dancenow.models.losses import perceptual_loss
 from dancenow.synth import render_frames, skeleton
 from dancenow.synth.body import body25
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hardware import describe, peaks, sync  # noqa: E402
 
 
 def make_data(folder, height, width, n):
@@ -47,13 +57,9 @@ def make_data(folder, height, width, n):
     return folder / "frames.h5", folder / "poses.h5"
 
 
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
-    """(samples/s, generated frames/s, peak GPU memory in GiB or None) of `steps` steps of one phase."""
+    """ms/step, samples/s, generated frames/s, FLOPs of a step and peak GPU memory (GiB, None on a CPU) of `steps`
+    steps of one phase."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -74,8 +80,10 @@ def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
         cfg_here = gen_cfg if name == "main" else coarse_config(gen_cfg)
         phase = generator_phase(name, steps, c, cfg_here, ds, vgg, device, autocast)
     batches = [to_device({k: v[None] for k, v in ds[i % len(ds)].items()}, device) for i in range(steps + warmup)]
-    for b in batches[:warmup]:
+    for b in batches[:warmup - 1]:
         phase.step(phase, b)
+    with FlopCounterMode(display=False) as counter:  # the last warm-up step, counted (it runs slower so)
+        phase.step(phase, batches[warmup - 1])
     sync(device)
     t = time.perf_counter()
     for b in batches[warmup:]:
@@ -85,7 +93,8 @@ def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     per_sample = 2 if c["temporal"] and name != "face" else 1  # a temporal sample generates two frames
     return dict(phase=name, amp=on, size=f"{ds.width}x{ds.height}", sec_per_step=seconds,
-                samples_per_s=1 / seconds, frames_per_s=per_sample / seconds, peak_gib=peak)
+                samples_per_s=1 / seconds, frames_per_s=per_sample / seconds, peak_gib=peak,
+                flops_per_step=counter.get_total_flops())
 
 
 def main():
@@ -100,9 +109,11 @@ def main():
     cfg = conf.load([f"preset={args.preset}"])
     c = OmegaConf.to_container(cfg.train, resolve=True, throw_on_missing=False)
     H, W = int(cfg.preset_size.height), int(cfg.preset_size.width)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"device: {name}; preset {args.preset}: {W}x{H}, temporal {c['temporal']}, local enhancers "
+    print(describe(device), flush=True)
+    print(f"preset {args.preset}: {W}x{H}, temporal {c['temporal']}, local enhancers "
           f"{c['n_local_enhancers']}, face crop {c['face']['crop']}", flush=True)
+    peak = peaks(device)
+    print("measured matmul peak: " + ", ".join(f"{k} {v / 1e12:.3f} TFLOP/s" for k, v in peak.items()), flush=True)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -111,11 +122,14 @@ def main():
         for amp in ([True, False] if device.type == "cuda" else [False]):
             for phase in phases:
                 r = bench_phase(phase, c, frames, poses, tmp, device, amp, args.steps)
+                dtype = "bf16" if r["amp"] else "fp32"
+                r["fraction_of_peak"] = r["flops_per_step"] / r["sec_per_step"] / peak[dtype]
                 results.append(r)
-                peak = f"{r['peak_gib']:.2f} GiB" if r["peak_gib"] is not None else "n/a"
+                memory = f"{r['peak_gib']:.2f} GiB" if r["peak_gib"] is not None else "n/a"
                 print(f"{phase:7s} {r['size']:>9s} amp={'bf16' if r['amp'] else 'off':4s} "
                       f"{r['sec_per_step'] * 1000:8.1f} ms/step  {r['samples_per_s']:7.2f} samples/s  "
-                      f"{r['frames_per_s']:7.2f} frames/s  peak {peak}", flush=True)
+                      f"{r['frames_per_s']:7.2f} frames/s  {r['flops_per_step'] / 1e9:7.1f} GFLOP/step  "
+                      f"{r['fraction_of_peak']:6.1%} of {dtype} peak  memory {memory}", flush=True)
         n = args.train_iterations
         overrides = [f"preset={args.preset}", f"train.frames={frames}", f"train.poses={poses}",
                      f"train.output={tmp / 'generator.pt'}", f"train.workdir={tmp / 'work'}",
@@ -127,8 +141,8 @@ def main():
         wall = time.perf_counter() - t
         print(f"dancenow train, {n} iterations of each of {phases}: {wall:.1f} s wall", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(dict(device=name, preset=args.preset, phases=results, train_wall_s=wall,
-                                             train_iterations=n), indent=2))
+        args.json.write_text(json.dumps(dict(device=describe(device), preset=args.preset, peak_flops=peak,
+                                             phases=results, train_wall_s=wall, train_iterations=n), indent=2))
     return 0
 
 

@@ -1,10 +1,9 @@
 """dancenow: Everybody Dance Now motion transfer as a reproducible batch workflow."""
 
-import os
+from . import openmp
 
-# Idle OpenMP threads sleep instead of spinning. With spinning threads a training step on 2 cores runs ~10x slower
-# as soon as any other process wants a core (measured: 6.7 s vs 0.68 s per quick-preset step). Must be set before
-# torch loads its OpenMP runtime; a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# How torch's idle OpenMP threads wait: spinning briefly on idle cores, sleeping on busy ones (dancenow/openmp.py).
+# Must be chosen before torch loads its OpenMP runtime; the stages log the line.
+OPENMP_POLICY = openmp.choose()
 
 __version__ = "0.1.0"

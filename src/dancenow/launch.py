@@ -44,6 +44,10 @@ def setup_logging(stage, rank=""):
 def setup_threads(cfg):
     import cv2
 
+    from . import OPENMP_POLICY
+
+    if int(cfg.threads) != 1:
+        log.info(OPENMP_POLICY)
     if cfg.threads:
         cv2.setNumThreads(int(cfg.threads))
         if "torch" in sys.modules:
