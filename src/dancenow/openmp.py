@@ -3,7 +3,8 @@ cores (libgomp reads the setting when torch loads it, so it cannot change later)
 
 Measured on 2 cores, quick preset, seconds per training step (benchmarks/step_time.py): idle, threads that sleep at
 once (OMP_WAIT_POLICY=PASSIVE) 0.91 s, threads that spin 10,000 times first 0.49 s; with a second training on the
-cores, sleeping 0.90 s, spinning 1.81 s (and libgomp's own default, 300,000 spins, up to 10x slower). So: spin on
+cores, sleeping 0.90 s, spinning 1.81 s (official pix2pixHD under libgomp's default, 300,000 spins, 5.2x slower
+than dancenow there: benchmarks/pix2pixhd_side_by_side.py). So: spin on
 idle cores, sleep on busy ones. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. What this module chose is marked
 (CHOSEN), so that a process started later (a stage the workflow runs) chooses again from the load at its own start
 instead of inheriting the choice.
