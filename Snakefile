@@ -22,8 +22,16 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/choreo.smk"
 
 
+REMADE = [
+    str(p)
+    for p in DAMAGED
+    if not only_looking(sys.argv) and any(r.is_producer(str(p)) for r in workflow.rules)
+]
+
+
 rule all:
     input:
+        REMADE,
         expand(f"{RESULTS}/transfer/{{target}}/{{target}}.mp4", target=TARGETS),
         f"{RESULTS}/grid.mp4",
         evaluation_outputs(),

@@ -1,6 +1,8 @@
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -81,9 +83,9 @@ def snakemake(workdir, *args, profile="local", check=True, wait=True):
     cmd = [sys.executable, "-m", "snakemake", "--profile", str(REPO / "profiles" / profile), "--snakefile",
            str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
            *(["--cores", "2"] if profile == "local" else []), *args]
-    if not wait:
+    if not wait:  # as a shell starts a job in the background (`&`): SIGINT ignored, in a process group of its own
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     res = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if check and res.returncode != 0:
         raise AssertionError(f"snakemake failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-6000:]}")
@@ -91,13 +93,27 @@ def snakemake(workdir, *args, profile="local", check=True, wait=True):
 
 
 CHOREO_SECONDS = 3  # the tiny run's made-up dance (learnt from the source's poses)
+# The workflow tests' results folder and videos have names a filesystem allows and a shell or Hydra would not.
+RESULTS = "résultats (été), l'an=1 [tänzer]"
+VIDEOS = "vidéos d'été (1), a=b"
+
+
+def workflow_video(name):
+    """A real clip through a symbolic link whose folder and file names have spaces, accents, quotes, brackets, `,`,
+    `=`, `$` and a backslash."""
+    folder = Path(tempfile.gettempdir()) / f"dancenow-tests-{os.getuid()}" / VIDEOS
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / f"{name} ($1) \\ ü.mp4"
+    if not link.is_symlink():
+        link.symlink_to(real_data("video", f"{name}.mp4"))
+    return str(link)
 
 
 def write_config(workdir, **extra):
     workdir.mkdir(parents=True, exist_ok=True)
-    cfg = {"preset": "tiny", "results": "results", "holdout": 0.2,
-           "source": {"name": "dancer_man", "video": str(real_data("video", "dancer_man.mp4"))},
-           "targets": [{"name": "target_woman", "video": str(real_data("video", "target_woman.mp4"))}],
+    cfg = {"preset": "tiny", "results": RESULTS, "holdout": 0.2,
+           "source": {"name": "dancer_man", "video": workflow_video("dancer_man")},
+           "targets": [{"name": "target_woman", "video": workflow_video("target_woman")}],
            "choreo": {"seconds": CHOREO_SECONDS}, **extra}
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
 

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import cv2
 import h5py
@@ -144,3 +145,17 @@ def test_a_minute_of_salsa_keeps_dancing_holds_together_and_is_new(tmp_path):
     assert m["bone_length_error"] <= 0.1 and not m["fell_apart"] and not m["nan"]
     assert m["novel"] and m["novelty"]["copied_windows"] == 0, m["novelty"]["per_window"]
     assert m["training"]["kept_iteration"] in (50, 100, 150, 200, 250, 300)
+
+
+def test_a_dance_longer_than_its_sources_is_warned_of(small_target, tmp_path):
+    _, poses = small_target  # 12 frames at 5 fps: 2.3 s of a real person at choreo.fps
+    res = run_stage("choreo", f"choreo.poses=[{poses}]", *TINY, *outputs(tmp_path))
+    assert re.search(rf"choreo: the dance \({SECONDS} s\) is longer than all its training data together \(2\.[34] s\): "
+                     "it tends to repeat what it learnt", res.stderr)
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    copied = m["novelty"]["copied_windows"]
+    assert (f"choreo: {copied} of {len(m['novelty']['per_window'])} windows" in res.stderr) == (copied > 0)
+
+
+def test_a_dance_within_its_sources_has_no_length_warning(first):
+    assert "is longer than all its training data" not in first[1].stderr

@@ -21,6 +21,8 @@ from dancenow.errors import UserError
     ("render", "render.crf=abc", "render.crf must be an integer >= 0 and <= 51, not 'abc'"),
     ("extract", "extract.height=0", "extract.height must be an integer >= 8, even, not 0"),
     ("extract", "threads=-3", "threads must be an integer >= 0, not -3"),
+    ("render", "render.crf=99", "render.crf must be an integer >= 0 and <= 51, not 99"),
+    ("extract", "extract.max_frames=-1", "extract.max_frames must be"),
     ("pose", "pose.backend=posenet", "pose.backend must be one of mediapipe, openpose, not 'posenet'"),
     ("normalize", "normalize.ankle_percentile=50", "normalize.ankle_percentile must be a number >= 0 and < 50"),
     ("choreo", "choreo.bvh=salsa.bvh", "choreo.bvh must be a list ([a,b]), not 'salsa.bvh'"),
@@ -98,3 +100,25 @@ def test_a_non_editable_install_finds_its_config_from_another_folder(tmp_path):
                          text=True, cwd=elsewhere, env=env)
     assert res.returncode == 0, res.stderr
     assert "train:" in res.stdout and "iterations: 30" in res.stdout and "ngf: 8" in res.stdout
+
+
+NASTY = ["my vidéo (1).mp4", "tänzer, o'neil=1.mp4", "a b/c\\d\\'e\\", "${x} $y \\${z}", "[x],{y}:z", '"dq" é\t漢',
+         "null", "'", "\\", "", " lead and trail "]
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_any_path_survives_hydra_quoted_and_bare(value):
+    from dancenow.conf.quoting import override
+
+    assert conf.settings(conf.load([override("extract.input", value)]), "extract")["input"] == value
+    assert conf.settings(conf.load([override("grid.targets", [value, "b"])]), "grid")["targets"] == [value, "b"]
+    if value and not (value[0] == value[-1] and value[0] in "'\"" and len(value) > 1):  # as typed by hand
+        assert conf.settings(conf.load([f"extract.input={value}"]), "extract")["input"] == value
+
+
+def test_bare_values_of_other_keys_keep_hydra_syntax():
+    cfg = conf.load(["train.vgg_weights=null", "render.audio='my song.m4a'", "extract.fit=crop", "train.iterations=5"])
+    assert cfg.train.vgg_weights is None and cfg.render.audio == "my song.m4a"
+    assert cfg.extract.fit == "crop" and cfg.train.iterations == 5
+    with pytest.raises(UserError, match="extract.fit must be one of"):
+        conf.load(["extract.fit=my crop"])

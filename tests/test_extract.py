@@ -1,4 +1,5 @@
 import subprocess
+import sys
 
 import cv2
 import h5py
@@ -68,10 +69,20 @@ def test_audio_track_goes_to_the_sidecar(tmp_path):
         assert f["frames"].shape[0] == 10 and bool(f.attrs["has_audio"])
 
 
-@pytest.mark.parametrize("kind", ["text", "zero_bytes", "audio_only", "missing"])
+@pytest.mark.parametrize("kind", ["text", "zero_bytes", "audio_only", "missing", "png", "one_frame", "seven_frames"])
 def test_bad_video_is_one_clear_message_and_no_output(tmp_path, kind):
     video = tmp_path / "input.mp4"
-    if kind == "text":
+    expected = {"png": f"{video} is a still image (png), not a video: extract needs a video of at least 8 frames",
+                "one_frame": f"{video} has 1 frame (0.10 s at 10 fps): extract needs a video of at least 8 frames",
+                "seven_frames": f"{video} has 7 frames (0.70 s at 10 fps): extract needs a video of at least 8 frames"}
+    if kind == "png":  # named .mp4
+        cv2.imwrite(str(tmp_path / "input.png"), np.full((64, 48, 3), 90, np.uint8))
+        (tmp_path / "input.png").rename(video)
+    elif kind in ("one_frame", "seven_frames"):
+        with VideoWriter(video, 64, 64, 10) as w:
+            for i in range(1 if kind == "one_frame" else 7):
+                w.write(np.full((64, 64, 3), 20 * i, np.uint8))
+    elif kind == "text":
         video.write_text("this is not a video\n")
     elif kind == "zero_bytes":
         video.write_bytes(b"")
@@ -84,5 +95,96 @@ def test_bad_video_is_one_clear_message_and_no_output(tmp_path, kind):
     assert res.returncode == 2
     lines = [ln for ln in res.stderr.splitlines() if "error:" in ln]
     assert len(lines) == 1 and str(video) in lines[0], res.stderr
+    if kind in expected:
+        assert lines[0] == f"dancenow extract: error: {expected[kind]}"
     assert "Traceback" not in res.stderr
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_paths_a_shell_or_ffmpeg_would_misread_work_as_typed(tmp_path):
+    """A clip with sound named like a URL, outputs in a folder that starts with `-` and holds spaces, accents, quotes,
+    brackets, `,`, `=` and `$`: typed by hand (the shell's quotes only), relative to the working folder."""
+    video = tmp_path / "http:tänzer (1), a=b 'c' $x.mp4"
+    wav = tmp_path / "beep.wav"
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+                    str(wav)], check=True)
+    with VideoWriter(tmp_path / "clip.mp4", 64, 64, 10, audio=wav) as w:
+        for i in range(10):
+            w.write(np.full((64, 64, 3), 20 * i, np.uint8))
+    (tmp_path / "clip.mp4").rename(video)
+    out = "-résultats [1], l'été=2 ${y}"
+    res = subprocess.run([sys.executable, "-m", "dancenow.cli", "extract", f"extract.input={video.name}",
+                          f"extract.output={out}/frames.h5", f"extract.audio={out}/audio.m4a", "preset=tiny"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    with h5py.File(tmp_path / out / "frames.h5") as f:
+        assert f["frames"].shape[0] == 10 and bool(f.attrs["has_audio"])
+    assert (tmp_path / out / "audio.m4a").stat().st_size > 0
+
+
+# ---- clips as phones and cameras write them ------------------------------------------------------------------------
+
+def ffmpeg(*args):
+    subprocess.run([ffmpeg_exe(), "-y", "-v", "error", *map(str, args)], check=True)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """From the real clips, each with a tone exactly as long as its picture: a portrait phone video stored
+    landscape with a display rotation of 90 degrees, a variable frame rate one (every frame of its first second,
+    then every third: 20, 22, 23, 25, 26 ... are missing) and a 60 fps one."""
+    d = tmp_path_factory.mktemp("clips")
+    woman, man = real_data("video", "target_woman.mp4"), real_data("video", "dancer_man.mp4")
+    tone = ["-f", "lavfi", "-i", "sine=frequency=440:duration={}"]
+    ffmpeg("-i", woman, *tone[:-1], tone[-1].format(13), "-vf", "transpose=1", "-c:v", "libx264", "-c:a", "aac",
+           "-shortest", d / "landscape.mp4")
+    ffmpeg("-display_rotation", 90, "-i", d / "landscape.mp4", "-c", "copy", d / "rotated.mp4")
+    ffmpeg("-i", man, *tone[:-1], tone[-1].format(5.1), "-vf", r"select='lt(n\,20)+not(mod(n\,3))'",
+           "-fps_mode", "vfr", "-c:v", "libx264", "-c:a", "aac", d / "vfr.mp4")
+    ffmpeg("-i", man, *tone[:-1], tone[-1].format(5.1), "-vf", "fps=60", "-c:v", "libx264", "-c:a", "aac",
+           d / "sixty.mp4")
+    return d
+
+
+def extracted(video, out, *extra):
+    run_stage("extract", f"extract.input={video}", f"extract.output={out}/frames.h5", f"extract.audio={out}/a.m4a",
+              "preset=tiny", "extract.fit=pad", *extra)
+    with h5py.File(out / "frames.h5") as f:
+        return f["frames"][()], dict(f.attrs)
+
+
+def duration(path, kind):
+    import av
+
+    with av.open(str(path)) as c:
+        s = (c.streams.video if kind == "video" else c.streams.audio)[0]
+        return float(s.duration * s.time_base)
+
+
+@pytest.mark.parametrize("clip, fps, frames, variable", [("rotated", 5, 65, False), ("vfr", 20, 102, True),
+                                                         ("sixty", 60, 306, False)])
+def test_frames_follow_the_clock_and_the_music(clips, tmp_path, clip, fps, frames, variable):
+    """frame count / fps is the clip's duration within a frame; a render of the frames with the extracted audio
+    has a picture and a sound of equal lengths within a frame."""
+    from dancenow.stages.render import write_video
+
+    got, attrs = extracted(clips / f"{clip}.mp4", tmp_path)
+    assert attrs["fps"] == fps and bool(attrs["variable_frame_rate"]) == variable
+    assert abs(len(got) - frames) <= 1, len(got)
+    audio = duration(tmp_path / "a.m4a", "audio")
+    assert abs(len(got) / fps - audio) <= 1 / fps, (len(got), audio)
+    with h5py.File(tmp_path / "frames.h5") as f:
+        write_video(f["frames"], tmp_path / "render.mp4", fps, tmp_path / "a.m4a", 28)
+    picture, sound = duration(tmp_path / "render.mp4", "video"), duration(tmp_path / "render.mp4", "audio")
+    assert abs(picture - len(got) / fps) <= 1 / fps and abs(picture - sound) <= 1 / fps, (picture, sound)
+    if clip == "vfr":  # frames 20, 22 and 23 are missing: 19 stays on screen in slot 20, 21 in slots 22 and 23
+        same = [bool((got[k] == got[k + 1]).all()) for k in range(18, 24)]
+        assert same == [False, True, False, True, True, False]
+
+
+def test_a_rotated_phone_clip_is_stored_upright(clips, tmp_path):
+    rotated, attrs = extracted(clips / "rotated.mp4", tmp_path / "r")
+    original, _ = extracted(real_data("video", "target_woman.mp4"), tmp_path / "o")
+    assert attrs["rotation"] == 90 and (attrs["source_width"], attrs["source_height"]) == (720, 1280)
+    assert np.abs(rotated.astype(int) - original).mean() < 3  # the same picture, once more encoded
+    assert np.abs(np.rot90(rotated, 1, axes=(1, 2)).astype(int) - original).mean() > 20

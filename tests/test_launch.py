@@ -3,6 +3,7 @@ the stages as Slurm jobs through submitit give what they give locally."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, on_slurm, real_data, run_stage, snakemake, write_config
+from conftest import REPO, RESULTS, on_slurm, real_data, run_stage, snakemake, write_config
 
 pytestmark = pytest.mark.usefixtures("slurm_cluster")
 
@@ -84,6 +85,35 @@ def test_remote_errors_fail_the_command_with_the_error_and_the_log(tmp_path):
     assert res.returncode == 2 and re.search(r"Slurm job \d+ failed: KeyError: .*frames", message), message
     assert re.search(r"its log: \S+_0_log\.err", message)
     assert not (tmp_path / "p.h5").exists()
+
+
+def test_a_slurm_waiter_whose_workflow_ends_cancels_its_job(small_target, tmp_path, slurm_cluster):
+    from dancenow import lifetime
+
+    workflow = subprocess.Popen(["sleep", "600"])  # stands for the snakemake process that started the stage
+    env = dict(os.environ, **{lifetime.ENV: f"{workflow.pid}:{lifetime._start_time(workflow.pid)}"})
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "dancenow.cli", "train",
+                                 *train_args(small_target, tmp_path, 10 ** 6), *on_slurm(tmp_path, "train")],
+                                stderr=f, env=env)
+    deadline = time.time() + 120
+    while "it 10/" not in err.read_text():
+        assert proc.poll() is None and time.time() < deadline, err.read_text()[-3000:]
+        time.sleep(0.5)
+    job = job_id(err.read_text())
+    workflow.kill()
+    workflow.wait()
+    try:
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM and f"cancelled Slurm job {job}" in err.read_text()
+    deadline = time.time() + 30
+    while "CANCELLED" not in (state := subprocess.run(["sacct", "-n", "-X", "-o", "State", "-j", job],
+                                                       capture_output=True, text=True).stdout):
+        assert time.time() < deadline, state
+        time.sleep(1)
 
 
 def test_scancel_fails_the_command_promptly(small_target, tmp_path):
@@ -159,12 +189,12 @@ def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
                           "--set-resources", *sizes],
                          env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, driver_log.read_text()[-6000:]
-    logs = list((tmp_path / "results" / "logs").rglob("*.log"))
+    logs = list((tmp_path / RESULTS / "logs").rglob("*.log"))
     assert len(logs) == 14 and all("runs as Slurm job" in p.read_text() for p in logs)  # 4 of them the choreo's
     for log, asked in (("train/target_woman.log", (2048, 2)), ("choreo/target_woman/render.log", (2048, 1))):
-        assert sacct_request(job_id((tmp_path / "results" / "logs" / log).read_text()))[:2] == asked, log
+        assert sacct_request(job_id((tmp_path / RESULTS / "logs" / log).read_text()))[:2] == asked, log
 
-    local, slurm = tiny_run / "results", tmp_path / "results"
+    local, slurm = tiny_run / RESULTS, tmp_path / RESULTS
     for f in ("videos/dancer_man/frames.h5", "videos/dancer_man/poses.h5", "videos/target_woman/frames.h5",
               "videos/target_woman/poses.h5", "transfer/target_woman/normalized.h5",
               "evaluate/target_woman/metrics.json", "choreo/dance.h5", "choreo/target_woman/normalized.h5"):
@@ -183,10 +213,10 @@ def test_set_resources_sizes_the_job_and_neither_it_nor_the_profile_reruns(tmp_p
     """`--set-resources` is what a rule's Slurm job asks for (read back from sacct); switching sizes or profiles
     (launcher=slurm to local) then finds nothing to do: resources are no rerun trigger."""
     write_config(tmp_path, overrides={"extract": ["slurm.poll_s=2"]})
-    target = "results/videos/target_woman/frames.h5"
+    target = f"{RESULTS}/videos/target_woman/frames.h5"
     snakemake(tmp_path, "--set-resources", "extract:mem_mb=1500", "extract:cpus_per_task=2", "extract:runtime=7",
               "--", target, profile="slurm")  # `--`: the target is not one more resource
-    log = (tmp_path / "results" / "logs" / "extract" / "target_woman.log").read_text()
+    log = (tmp_path / RESULTS / "logs" / "extract" / "target_woman.log").read_text()
     assert sacct_request(job_id(log)) == (1500, 2, "00:07:00"), log[-3000:]
     for profile in ("slurm", "local"):
         res = snakemake(tmp_path, "--dry-run", target, profile=profile)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import run_stage
 from dancenow import conf
 from dancenow.generation import generate
 from dancenow.images import to_device
@@ -27,6 +28,7 @@ from dancenow.stages import train as train_stage
 from dancenow.training.data import PoseFrameDataset, ShuffleSampler
 from dancenow.errors import UserError
 from dancenow.io import h5
+from dancenow.io.video import ffmpeg_exe
 from dancenow.io import poses as poses_io
 from dancenow.models import GlobalGenerator, MultiscaleDiscriminator
 from dancenow.models.losses import VGGLoss, load_vgg19_features
@@ -264,6 +266,27 @@ def test_resume_in_process_and_config_change(small, tmp_path, caplog):
     assert "different train config" in caplog.text and "resuming" not in caplog.text
 
 
+def test_an_untrained_generator_and_a_silent_render_are_said(small_target, tmp_path, caplog):
+    frames, poses = small_target
+    with caplog.at_level(logging.WARNING):
+        train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=0", "train.face.enabled=false"))
+    assert "train.iterations=0: the generator is not trained" in caplog.text
+    res = run_stage("render", "preset=tiny", f"render.poses={poses}", f"render.checkpoint={tmp_path}/generator.pt",
+                    f"render.output={tmp_path}/generated.h5", f"render.video={tmp_path}/out.mp4")
+    assert f"{tmp_path}/generator.pt was trained for 0 iterations: its frames are noise" in res.stderr
+    assert f"the source video has no audio track: {tmp_path}/out.mp4 is silent" in res.stderr
+    with_audio = run_stage("render", "preset=tiny", f"render.poses={poses}", f"render.output={tmp_path}/g2.h5",
+                           f"render.checkpoint={tmp_path}/generator.pt", f"render.video={tmp_path}/out2.mp4",
+                           f"render.audio={tone(tmp_path / 'tone.m4a')}")
+    assert "no audio" not in with_audio.stderr
+
+
+def tone(path, seconds=2):
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+                    "-c:a", "aac", str(path)], check=True)
+    return path
+
+
 def test_load_performer_refuses_other_files(tmp_path):
     with pytest.raises(UserError, match=re.escape(str(tmp_path / "none.pt"))):
         load_performer(tmp_path / "none.pt")
@@ -274,6 +297,21 @@ def test_load_performer_refuses_other_files(tmp_path):
     torch.save({"generator": {}}, tmp_path / "other.pt")
     with pytest.raises(UserError, match="not a dancenow checkpoint"):
         load_performer(tmp_path / "other.pt")
+    torch.save({"format": "dancenow.pix2pixhd", "meta": Exploit(tmp_path / "pwned"), "generator": {}}, tmp_path / "exploit.pt")
+    with pytest.raises(UserError) as refused:
+        load_performer(tmp_path / "exploit.pt")
+    assert "holds Python objects, not only tensors (posix.system" in str(refused.value)
+    assert "weights_only" not in str(refused.value) and not (tmp_path / "pwned").exists()
+
+
+class Exploit:
+    """Unpickling it would run a shell command."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.system, (f"touch '{self.path}'",)
 
 
 def start_cli(frames, poses, out_dir, iterations):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import CHOREO_SECONDS, real_data, snakemake, write_config
+from conftest import CHOREO_SECONDS, RESULTS, real_data, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ def jobs_planned(res):
 
 
 def test_every_output_has_the_right_frames_fps_and_size(tiny_run):
-    r = tiny_run / "results"
+    r = tiny_run / RESULTS
     for name, n, fps in (("dancer_man", 102, 20.0), ("target_woman", 65, 5.0)):
         with h5py.File(r / "videos" / name / "frames.h5") as f:
             assert f["frames"].shape == (n, 128, 128, 3) and f.attrs["fps"] == fps
@@ -62,7 +63,7 @@ def lower_ankle_y(body, min_confidence=0.3):
 
 
 def test_the_made_up_dance_is_performed_by_every_target(tiny_run):
-    r = tiny_run / "results" / "choreo"
+    r = tiny_run / RESULTS / "choreo"
     with h5py.File(r / "dance.h5") as f:  # choreo.fps (30) x choreo.seconds, on the tiny preset's canvas
         assert f["body"].shape == (CHOREO_SECONDS * 30, 25, 3)
         assert (f.attrs["fps"], f.attrs["height"], f.attrs["width"]) == (30.0, 128, 128)
@@ -71,7 +72,7 @@ def test_the_made_up_dance_is_performed_by_every_target(tiny_run):
     assert json.loads((r / "metrics.json").read_text())["frames"] == n
     assert (r / "model.pt").is_file()  # reused by the next run with the same settings, not a Snakemake output
 
-    for transfer, audio in ((r, None), (tiny_run / "results" / "transfer", "results/videos/dancer_man/audio.m4a")):
+    for transfer, audio in ((r, None), (tiny_run / RESULTS / "transfer", f"{RESULTS}/videos/dancer_man/audio.m4a")):
         with h5py.File(transfer / "target_woman" / "generated.h5") as f:  # the made-up dance has no music
             assert json.loads(f.attrs["config"])["audio"] == audio
     with h5py.File(r / "target_woman" / "generated.h5") as f:
@@ -81,7 +82,7 @@ def test_the_made_up_dance_is_performed_by_every_target(tiny_run):
     assert (frames, fps) == (n, 30.0) and w == (1 + 1) * 128 and h > 128
 
     # normalized into the target's frame: feet on her floor, her standing height, her place in the picture
-    with h5py.File(tiny_run / "results" / "videos" / "target_woman" / "poses.h5") as f:
+    with h5py.File(tiny_run / RESULTS / "videos" / "target_woman" / "poses.h5") as f:
         target = f["body"][()]
     with h5py.File(r / "target_woman" / "normalized.h5") as f:
         dance = f["body"][()]
@@ -96,7 +97,7 @@ def test_the_made_up_dance_is_performed_by_every_target(tiny_run):
 
 
 def test_evaluation_of_the_held_out_frames_and_the_report(tiny_run, tmp_path):
-    r = tiny_run / "results"
+    r = tiny_run / RESULTS
     m = json.loads((r / "evaluate" / "target_woman" / "metrics.json").read_text())
     assert m["held_out"] == [52, 64] and m["frames"] == m["frames_with_person"] == 13  # the last 20 % of 65 frames
     assert m["temporal"] and m["face"] and m["iterations"] == {"main": 30, "face": 10}
@@ -131,7 +132,7 @@ def test_ablation_rules_train_and_compare_three_variants(tiny_run):
         snakemake(tiny_run)
     finally:
         write_config(tiny_run)
-    a = tiny_run / "results" / "ablation"
+    a = tiny_run / RESULTS / "ablation"
     metas = {v: torch.load(a / "target_woman" / v / "generator.pt", weights_only=True)["meta"]
              for v in ("frame", "temporal", "temporal_face")}
     assert [(m["generator"]["temporal"], m["face"] is not None) for m in metas.values()] == \
@@ -147,7 +148,7 @@ def test_second_run_has_nothing_to_do(tiny_run):
 
 
 def test_changing_render_settings_reruns_only_render(tiny_run):
-    generated = tiny_run / "results" / "transfer" / "target_woman" / "generated.h5"
+    generated = tiny_run / RESULTS / "transfer" / "target_woman" / "generated.h5"
     with h5py.File(generated) as f:
         before = f["frames"][()]
     write_config(tiny_run, overrides={"render": ["render.crf=28"]})
@@ -161,7 +162,7 @@ def test_changing_render_settings_reruns_only_render(tiny_run):
 
 
 def test_changing_the_dance_length_reruns_the_dance_and_its_renders_not_training(tiny_run):
-    r = tiny_run / "results"
+    r = tiny_run / RESULTS
     generator = r / "models" / "target_woman" / "generator.pt"
     trained = generator.stat().st_mtime_ns
     write_config(tiny_run, choreo={"seconds": 2})
@@ -193,7 +194,7 @@ def test_choreo_config_errors_are_clear_and_make_nothing(tmp_path):
     write_config(tmp_path, choreo={"enabled": False, "source_poses": False})  # nothing asked: nothing to check
     planned = jobs_planned(snakemake(tmp_path, "--dry-run"))
     assert "choreo" not in planned and "render" in planned, planned
-    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / RESULTS).exists()
 
 
 def test_config_errors_are_clear_and_make_nothing(tmp_path):
@@ -207,7 +208,10 @@ def test_config_errors_are_clear_and_make_nothing(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(tmp_path, check=False)
     assert res.returncode != 0 and "does not match" in res.stderr and "../../etc" in res.stderr
-    assert not (tmp_path / "results").exists()
+    write_config(tmp_path, results="out {x}")  # braces are Snakemake's wildcards
+    res = snakemake(tmp_path, check=False)
+    assert res.returncode != 0 and "the path of results has a brace" in res.stderr and "out {x}" in res.stderr
+    assert not (tmp_path / RESULTS).exists()
 
 
 def _train_pid(workdir):
@@ -224,13 +228,65 @@ def _train_pid(workdir):
     return None
 
 
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def start_training(tiny_run, tmp_path):
+    """The workflow in the background, asked for a generator of 10^6 iterations; (snakemake, the train process),
+    once training runs."""
+    import shutil
+
+    shutil.copytree(tiny_run / RESULTS / "videos", tmp_path / RESULTS / "videos")
+    write_config(tmp_path, overrides={"train": ["train.iterations=1000000", "train.log_every=1"]})
+    proc = snakemake(tmp_path, f"{RESULTS}/models/target_woman/generator.pt", wait=False)
+    log = tmp_path / RESULTS / "logs" / "train" / "target_woman.log"
+    deadline = time.time() + 300
+    while not (log.exists() and "it 2/" in log.read_text()):
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()[0][-3000:]
+        time.sleep(0.2)
+    return proc, _train_pid(tmp_path)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_background_workflow_stops_its_stages_within_seconds(tiny_run, tmp_path, sig):
+    """Snakemake alone would let the stage train on after SIGTERM and never see SIGINT in the background."""
+    proc, pid = start_training(tiny_run, tmp_path)
+    t0 = time.time()
+    os.kill(proc.pid, sig)
+    out, _ = proc.communicate(timeout=60)
+    while _alive(pid) and time.time() - t0 < 30:
+        time.sleep(0.1)
+    stopped = time.time() - t0
+    print(f"{signal.Signals(sig).name}: everything stopped {stopped:.1f} s after the signal")
+    assert proc.returncode != 0 and not _alive(pid) and stopped < 10, out[-3000:]
+    assert re.search(rf"dancenow: {signal.Signals(sig).name}: stopping [12] running process\(es\) of the workflow", out)
+    model = tmp_path / RESULTS / "models" / "target_woman"
+    assert not (model / "generator.pt").exists() and not list(model.rglob("*.tmp"))
+
+
+def test_a_stage_stops_when_its_workflow_is_killed(tiny_run, tmp_path):
+    proc, pid = start_training(tiny_run, tmp_path)
+    t0 = time.time()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    while _alive(pid) and time.time() - t0 < 30:
+        time.sleep(0.1)
+    print(f"the orphaned stage stopped {time.time() - t0:.1f} s after the workflow was killed")
+    assert not _alive(pid) and time.time() - t0 < 5
+    assert not (tmp_path / RESULTS / "models" / "target_woman" / "generator.pt").exists()
+
+
 def test_sigkill_during_training_then_rerun_resumes(tiny_run, tmp_path):
     import shutil
 
-    shutil.copytree(tiny_run / "results" / "videos", tmp_path / "results" / "videos")
+    shutil.copytree(tiny_run / RESULTS / "videos", tmp_path / RESULTS / "videos")
     write_config(tmp_path, overrides={"train": ["train.iterations=120", "train.checkpoint_every=20"]})
-    model = tmp_path / "results" / "models" / "target_woman"
-    target = "results/models/target_woman/generator.pt"
+    model = tmp_path / RESULTS / "models" / "target_woman"
+    target = f"{RESULTS}/models/target_woman/generator.pt"
     proc = snakemake(tmp_path, target, wait=False)
     deadline = time.time() + 300
     while not (model / "work" / "latest.pt").exists():
@@ -245,7 +301,7 @@ def test_sigkill_during_training_then_rerun_resumes(tiny_run, tmp_path):
     killed_at = torch.load(model / "work" / "latest.pt", weights_only=True)["meta"]["iteration"]
     assert 0 < killed_at < 120
     snakemake(tmp_path, target)
-    log = (tmp_path / "results" / "logs" / "train" / "target_woman.log").read_text()
+    log = (tmp_path / RESULTS / "logs" / "train" / "target_woman.log").read_text()
     assert f"resuming from iteration {killed_at}" in log, log[-2000:]
     assert torch.load(model / "generator.pt", weights_only=True)["meta"]["iteration"] == 120
     leftovers = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]

@@ -1,12 +1,15 @@
 """`dancenow <command> [hydra overrides]`: one command per workflow stage, and the one place that imports a stage."""
 
 import importlib
+import logging
+import os
 import sys
 
 from omegaconf import OmegaConf
 
-from . import conf, launch
-from .errors import UserError
+from . import conf, launch, lifetime
+from .errors import StorageError, UserError
+from .io.atomic import storage_error
 
 COMMANDS = ("synth", "extract", "pose", "normalize", "train", "render", "grid", "evaluate", "compare", "choreo")
 
@@ -26,6 +29,7 @@ def main(argv=None):
     show = "--cfg" in args
     overrides = [a for a in args if a not in ("--cfg", "-h", "--help") and not (show and a in ("job", "all"))]
     launch.setup_logging(command)
+    lifetime.die_with_workflow()
     try:
         if "-h" in args or "--help" in args:
             print(conf.help_text(command, overrides))
@@ -38,8 +42,24 @@ def main(argv=None):
         launch.run(command, stage.run, cfg, resumable=getattr(stage, "RESUMABLE", False))
     except UserError as e:
         print(f"dancenow {command}: error: {e}", file=sys.stderr)
+        if isinstance(e, StorageError):
+            leave(2)
         return 2
+    except OSError as e:  # a write outside atomic_path (a work folder, a log) to a full or read-only disk
+        why = storage_error(e)
+        if why is None:
+            raise
+        print(f"dancenow {command}: error: {why}", file=sys.stderr)
+        leave(2)
     return 0
+
+
+def leave(status):
+    """Exit now, without the exit handlers (see errors.StorageError)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

@@ -139,10 +139,9 @@ def run_on_slurm(stage, run_stage, cfg, resumable):
 
 def wait(job, log_path, poll_s):
     """The results of every task of `job`, once it has ended; meanwhile its log is copied to stderr. If this process
-    is interrupted (Ctrl-C, SIGTERM from Snakemake), the job is cancelled."""
+    is interrupted (Ctrl-C, SIGTERM: see lifetime.die_with_workflow), the job is cancelled."""
     from submitit.core.utils import FailedJobError, UncompletedJobError
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # so that the job gets cancelled
     offset, polled, queued = 0, -poll_s, ""
     try:
         while not job.done():

@@ -38,13 +38,20 @@ rule choreo:
                 f"choreo.temperature={CHOREO['temperature']}",
             ],
         ),
-        poses=lambda wc, input: hydra_list(input.poses),
-        bvh=lambda wc, input: hydra_list(input.bvh),
-        model=f"{RESULTS}/choreo/model.pt",
+        paths=lambda wc, input, output: paths(
+            {
+                "choreo.poses": list(input.poses),
+                "choreo.bvh": list(input.bvh),
+                "choreo.output": output.dance,
+                "choreo.video": output.video,
+                "choreo.metrics": output.metrics,
+                "choreo.model": os.path.join(
+                    os.path.dirname(output.dance), "model.pt"
+                ),
+            }
+        ),
     shell:
         dancenow("choreo")
-        + " 'choreo.poses={params.poses}' 'choreo.bvh={params.bvh}' choreo.output={output.dance}"
-        " choreo.video={output.video} choreo.metrics={output.metrics} choreo.model={params.model} > {log} 2>&1"
 
 
 use rule normalize as normalize_choreo with:

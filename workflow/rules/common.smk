@@ -1,9 +1,14 @@
 import os
+import shlex
+import sys
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from dancenow.conf import stage_resources, variant_names
+from dancenow.conf.quoting import override as hydra_override
+from dancenow.io.integrity import remove_damaged
+from dancenow.lifetime import mark_workflow, stop_jobs_on_signals
 from dancenow.synth.body import PERFORMERS
 
 # Every optional key gets its default from the schema (nested ones too: their parents default to {}).
@@ -36,6 +41,18 @@ def demo_performer(path):
     return None
 
 
+# Any other character a filesystem allows works in these paths (the rules quote them for Hydra and the shell).
+for _what, _path in [
+    ("results", RESULTS),
+    *VIDEOS.items(),
+    *(("choreo.bvh", b) for b in CHOREO["bvh"]),
+]:
+    if "{" in _path or "}" in _path:
+        raise WorkflowError(
+            f"config: the path of {_what} has a brace, which Snakemake reads as a wildcard: {_path} "
+            "(rename it, or point to it through a symbolic link without braces)"
+        )
+
 for _name, _video in VIDEOS.items():
     _performer = demo_performer(_video)
     if _performer is None and not os.path.isfile(_video):
@@ -62,6 +79,47 @@ if CHOREO["enabled"]:
             )
 
 
+def only_looking(argv):
+    """Whether snakemake was asked to show, not run (a dry run, the report, a graph, a listing, the linter): it is not
+    yet known to the workflow object while the Snakefile is read."""
+    looks = (
+        "--dry-run",
+        "--dryrun",
+        "--report",
+        "--dag",
+        "--rulegraph",
+        "--filegraph",
+        "--summary",
+        "--detailed-summary",
+        "--lint",
+        "--list",
+        "--list-rules",
+        "--list-target-rules",
+        "--d3dag",
+    )
+    return any(
+        a.split("=")[0] in looks or (a[:1] == "-" and a[1:2] != "-" and "n" in a[1:])
+        for a in argv[1:]
+    )
+
+
+# A damaged intermediate (truncated, overwritten bytes) is newer than its inputs: delete it so that it is made again
+# (rule all asks for the ones a rule makes; what depends on them is then older than they are, and is remade too).
+DAMAGED = remove_damaged(
+    RESULTS,
+    dry_run=only_looking(sys.argv),
+    log=lambda line: print(line, file=sys.stderr),
+)
+
+
+# The stages this process starts stop when it ends; once it runs jobs, SIGTERM, SIGINT and SIGHUP stop them at once.
+mark_workflow()
+
+
+onstart:
+    stop_jobs_on_signals()
+
+
 def video_of(wildcards):
     return VIDEOS[wildcards.name]
 
@@ -69,17 +127,16 @@ def video_of(wildcards):
 def overrides(stage, extra=()):
     """Hydra overrides a stage gets from config.yaml (then `extra`); as a rule's params, changing them reruns just
     that stage."""
-    return " ".join(f"'{o}'" for o in [*config["overrides"][stage], *extra])
+    return " ".join(shlex.quote(o) for o in [*config["overrides"][stage], *extra])
 
 
-def hydra_list(items):
-    """A Hydra list value: [a,b,c] (quote the whole override in the shell)."""
-    return "[" + ",".join(items) + "]"
-
-
-def optional_input(name):
-    """A param: the path of the rule's input `name`, or null (Hydra's None) when the rule has no such input."""
-    return lambda wildcards, input: input.get(name, "null")
+def paths(keys):
+    """A stage's paths as overrides, {key: a path, a list of paths or None (null)}: each path quoted for Hydra, then
+    the whole override for the shell, so that any name a filesystem allows works (spaces, accents, brackets).
+    """
+    return " ".join(
+        shlex.quote(hydra_override(key, value)) for key, value in keys.items()
+    )
 
 
 def evaluation_outputs():
@@ -109,9 +166,10 @@ def resources_of(stage):
     return {**STAGE_RESOURCES[stage], "launcher": config["launcher"]}
 
 
-def dancenow(stage):
+def dancenow(stage, extra=""):
     """The shell command of a stage: `dancenow <stage> preset=... launcher=... threads=... resources.<stage>.*=...
-    <config overrides>`. Launcher and resources stay placeholders filled from the rule's resources: switching
+    <extra> <config overrides> <paths>`, its output to the rule's log; every rule has the params `overrides` and
+    `paths`. Launcher and resources stay placeholders filled from the rule's resources: switching
     profiles or resources changes where and how big the stage's job is, not the rule's code (no rerun).
     """
     asked = " ".join(
@@ -119,7 +177,7 @@ def dancenow(stage):
     )
     return (
         f"dancenow {stage} preset={PRESET} launcher={{resources.launcher}} threads={{threads}} {asked}"
-        " {params.overrides}"
+        f" {extra} {{params.overrides}} {{params.paths}} > {{log:q}} 2>&1"
     )
 
 

@@ -27,11 +27,18 @@ rule evaluate:
         **resources_of("evaluate"),
     params:
         overrides=overrides("evaluate"),
+        paths=lambda wc, input, output: paths(
+            {
+                "evaluate.frames": input.frames,
+                "evaluate.poses": input.poses,
+                "evaluate.checkpoint": input.checkpoint,
+                "evaluate.output": output.metrics,
+                "evaluate.plot": output.plot,
+                "evaluate.video": output.video,
+            }
+        ),
     shell:
         dancenow("evaluate")
-        + " evaluate.frames={input.frames} evaluate.poses={input.poses}"
-        " evaluate.checkpoint={input.checkpoint} evaluate.output={output.metrics} evaluate.plot={output.plot}"
-        " evaluate.video={output.video} > {log} 2>&1"
 
 
 use rule evaluate as evaluate_ablation with:
@@ -77,12 +84,16 @@ rule compare:
         **resources_of("compare"),
     params:
         overrides=overrides("compare"),
-        metrics=lambda wc, input: hydra_list(input),
-        names=hydra_list(TARGETS),
+        paths=lambda wc, input, output: paths(
+            {
+                "compare.metrics": list(input),
+                "compare.names": TARGETS,
+                "compare.output": output.table,
+                "compare.csv": output.csv,
+            }
+        ),
     shell:
         dancenow("compare")
-        + " 'compare.metrics={params.metrics}' 'compare.names={params.names}'"
-        " compare.output={output.table} compare.csv={output.csv} > {log} 2>&1"
 
 
 use rule compare as compare_ablation with:
@@ -103,5 +114,11 @@ use rule compare as compare_ablation with:
         f"{RESULTS}/logs/ablation/compare.log",
     params:
         overrides=overrides("compare"),
-        metrics=lambda wc, input: hydra_list(input),
-        names=hydra_list(f"{t}/{v}" for t in TARGETS for v in VARIANTS),
+        paths=lambda wc, input, output: paths(
+            {
+                "compare.metrics": list(input),
+                "compare.names": [f"{t}/{v}" for t in TARGETS for v in VARIANTS],
+                "compare.output": output.table,
+                "compare.csv": output.csv,
+            }
+        ),

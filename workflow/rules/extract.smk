@@ -14,7 +14,12 @@ rule extract:
         **resources_of("extract"),
     params:
         overrides=overrides("extract"),
+        paths=lambda wc, input, output: paths(
+            {
+                "extract.input": input[0],
+                "extract.output": output.frames,
+                "extract.audio": output.audio,
+            }
+        ),
     shell:
         dancenow("extract")
-        + " extract.input={input} extract.output={output.frames} extract.audio={output.audio}"
-        " > {log} 2>&1"

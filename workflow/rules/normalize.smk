@@ -19,7 +19,13 @@ rule normalize:
         **resources_of("normalize"),
     params:
         overrides=overrides("normalize"),
+        paths=lambda wc, input, output: paths(
+            {
+                "normalize.source": input.source,
+                "normalize.target": input.target,
+                "normalize.output": output.poses,
+                "normalize.plot": output.plot,
+            }
+        ),
     shell:
         dancenow("normalize")
-        + " normalize.source={input.source} normalize.target={input.target}"
-        " normalize.output={output.poses} normalize.plot={output.plot} > {log} 2>&1"

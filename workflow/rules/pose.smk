@@ -13,5 +13,8 @@ rule pose:
         **resources_of("pose"),
     params:
         overrides=overrides("pose"),
+        paths=lambda wc, input, output: paths(
+            {"pose.input": input[0], "pose.output": output[0]}
+        ),
     shell:
-        dancenow("pose") + " pose.input={input} pose.output={output} > {log} 2>&1"
+        dancenow("pose")

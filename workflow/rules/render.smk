@@ -20,11 +20,19 @@ rule render:
         **resources_of("render"),
     params:
         overrides=overrides("render"),
-        audio=optional_input("audio"),  # a rule without the audio input makes a silent video
+        paths=lambda wc, input, output: paths(
+            {
+                "render.poses": input.poses,
+                "render.checkpoint": input.checkpoint,
+                "render.audio": input.get(
+                    "audio"
+                ),  # a rule without the audio input makes a silent video
+                "render.output": output.frames,
+                "render.video": output.video,
+            }
+        ),
     shell:
         dancenow("render")
-        + " render.poses={input.poses} render.checkpoint={input.checkpoint}"
-        " render.audio={params.audio} render.output={output.frames} render.video={output.video} > {log} 2>&1"
 
 
 rule grid:
@@ -49,12 +57,17 @@ rule grid:
         **resources_of("grid"),
     params:
         overrides=overrides("grid"),
-        frames=optional_input("frames"),  # without the source's frames: pose | targets
-        audio=optional_input("audio"),
-        targets=lambda wc, input: hydra_list(input.targets),
-        names=hydra_list(TARGETS),
+        paths=lambda wc, input, output: paths(
+            {
+                "grid.source_frames": input.get(
+                    "frames"
+                ),  # without the source's frames: pose | targets
+                "grid.source_poses": input.poses,
+                "grid.audio": input.get("audio"),
+                "grid.targets": list(input.targets),
+                "grid.names": TARGETS,
+                "grid.output": output[0],
+            }
+        ),
     shell:
         dancenow("grid")
-        + " grid.source_frames={params.frames} grid.source_poses={input.poses}"
-        " grid.audio={params.audio} 'grid.targets={params.targets}' 'grid.names={params.names}'"
-        " grid.output={output} > {log} 2>&1"

@@ -14,7 +14,9 @@ rule synth:
     params:
         seconds=lambda wc: config["synth_seconds"][wc.performer],
         overrides="",
+        paths=lambda wc, output: paths({"synth.output": output[0]}),
     shell:
-        dancenow("synth")
-        + " synth.performer={wildcards.performer} synth.seconds={params.seconds}"
-        " synth.output={output} > {log} 2>&1"
+        dancenow(
+            "synth",
+            "synth.performer={wildcards.performer} synth.seconds={params.seconds}",
+        )

@@ -16,11 +16,16 @@ rule train:
         **resources_of("train"),
     params:
         overrides=overrides("train", [f"train.holdout={HOLDOUT}"]),
-        workdir=lambda wc, output: os.path.join(os.path.dirname(output[0]), "work"),
+        paths=lambda wc, input, output: paths(
+            {
+                "train.frames": input.frames,
+                "train.poses": input.poses,
+                "train.output": output[0],
+                "train.workdir": os.path.join(os.path.dirname(output[0]), "work"),
+            }
+        ),
     shell:
         dancenow("train")
-        + " train.frames={input.frames} train.poses={input.poses} train.output={output}"
-        " train.workdir={params.workdir} > {log} 2>&1"
 
 
 use rule train as train_ablation with:
@@ -32,4 +37,3 @@ use rule train as train_ablation with:
         overrides=lambda wc: overrides(
             "train", [f"train.holdout={HOLDOUT}", f"variant={wc.variant}"]
         ),
-        workdir=lambda wc, output: os.path.join(os.path.dirname(output[0]), "work"),

@@ -13,6 +13,7 @@ import torch
 from ..errors import UserError
 from ..io import h5
 from ..io.atomic import save_torch
+from ..io.weights import torch_load_error
 from . import model as model_mod
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def load_cached(path, key):
         net = model_mod.ChoreoNet(saved["dim"], cfg["hidden"], cfg["layers"], cfg["cell"])
         net.load_state_dict(saved["state_dict"])
     except Exception as e:  # an unreadable or foreign file is retrained over, not fatal
-        log.warning("model %s is not a usable choreo model (%s): training anew", path, e)
+        log.warning("model %s is not a usable choreo model (%s): training anew", path, torch_load_error(e))
         return None
     net.eval()
     return net, {"loss": list(saved["loss"]), "config": cfg, "iteration": saved["iteration"],

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ..errors import UserError
-from . import schema
+from . import quoting, schema
 
 HERE = Path(__file__).resolve().parent
 ConfigStore.instance().store(name="dancenow_schema", node=schema.Config)
@@ -19,7 +19,9 @@ ConfigStore.instance().store(name="dancenow_schema", node=schema.Config)
 
 def load(overrides=()):
     """The composed config of `overrides` (`key=value`, `preset=tiny`, `variant=frame`), every key typed and within
-    its rule; a UserError of one line that names the key otherwise."""
+    its rule; a UserError of one line that names the key otherwise. A bare path (a string key's value) may hold
+    any character: it is quoted for Hydra here."""
+    overrides = [quoting.bare_strings(o) for o in overrides]
     try:
         with initialize_config_dir(config_dir=str(HERE), version_base="1.3", job_name="dancenow"):
             cfg = compose(config_name="dancenow", overrides=list(overrides))

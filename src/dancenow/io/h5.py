@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UserError
+from . import integrity
 
 
 def sha256_file(path, chunk=1 << 20):
@@ -30,13 +31,14 @@ def frames_dataset(f, n, height, width, name="frames"):
     """uint8 RGB frames [n,H,W,3], one frame per chunk, Blosc-LZ4 compressed: decompressing a frame costs a tenth
     of gzip's, which keeps the training loader ahead of the GPU. Readers need `import hdf5plugin`."""
     return f.create_dataset(name, shape=(n, height, width, 3), maxshape=(None, height, width, 3), dtype=np.uint8,
-                            chunks=(1, height, width, 3), track_times=False,
+                            chunks=(1, height, width, 3), track_times=False, fletcher32=True,
                             **hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
 
 
 def dataset(f, name, data=None, **kw):
-    """create_dataset without modification times, so reruns give the same bytes."""
-    return f.create_dataset(name, data=data, track_times=False, **kw)
+    """create_dataset without modification times, so reruns give the same bytes, with a Fletcher-32 checksum per
+    chunk (io.integrity)."""
+    return f.create_dataset(name, data=data, track_times=False, fletcher32=True, **kw)
 
 
 def set_provenance(f, stage, config, video_sha256, outputs=("output",), **extra):
@@ -52,14 +54,20 @@ def set_provenance(f, stage, config, video_sha256, outputs=("output",), **extra)
 
 
 def open_input(path, kind):
-    """Open an input HDF5 file read-only, with a clear message when it is missing or not HDF5."""
+    """Open an input HDF5 file read-only once every dataset has read back whole (checksums, truncation); a clear
+    message when it is missing, not HDF5 or damaged."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{kind} file not found: {path}")
     try:
-        return h5py.File(path, "r")
+        f = h5py.File(path, "r")
     except OSError as e:
-        raise UserError(f"{kind} file {path} is not a readable HDF5 file ({e})") from None
+        raise UserError(f"{kind} file {path} is not a readable HDF5 file ({str(e).splitlines()[0]})") from None
+    why = integrity.problem(path)
+    if why:
+        f.close()
+        raise UserError(f"{kind} file {path} is damaged ({why}): delete it; the workflow makes it again")
+    return f
 
 
 # ---- frames.h5 ---------------------------------------------------------------------------------------

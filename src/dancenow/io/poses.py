@@ -39,4 +39,13 @@ def read_poses(path, kind="poses"):
         raise UserError(f"{kind} file {path} lacks the attributes {', '.join(missing)} of a poses.h5")
     if n == 0:
         raise UserError(f"{kind} file {path} has no frames")
+    reach = 10 * max(float(out["attrs"]["height"]), float(out["attrs"]["width"]))
+    for part in POSE_PARTS:
+        xy, conf = out[part][..., :2], out[part][..., 2]
+        bad = ~np.isfinite(xy).all(axis=-1) | (np.abs(xy) > reach).any(axis=-1) | ~((conf >= 0) & (conf <= 1))
+        if bad.any():
+            frame, joint = np.argwhere(bad)[0]
+            raise UserError(f"{kind} file {path} is damaged: '{part}' keypoint {joint} of frame {frame} is "
+                            f"[{', '.join(f'{v:.4g}' for v in out[part][frame, joint])}] (x, y within {reach:g} px, confidence 0-1): "
+                            "delete it; the workflow makes it again")
     return out

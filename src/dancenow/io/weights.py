@@ -1,5 +1,6 @@
 """Reading pretrained weights that users download themselves, from the paths they configure."""
 
+import re
 from pathlib import Path
 
 import torch
@@ -21,6 +22,17 @@ def vgg_features(layout, end):
     return nn.Sequential(*layers[:end])
 
 
+def torch_load_error(e):
+    """What torch.load(weights_only=True) found wrong, in one line. Torch's own message for a file holding Python
+    objects advises loading it with weights_only=False, which runs whatever code the file holds: never say that."""
+    text = str(e)
+    if "Weights only load failed" in text:
+        found = re.search(r"GLOBAL (\S+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return f"it holds Python objects, not only tensors{what}; refused, since loading them could run code"
+    return (text.splitlines() or [type(e).__name__])[0]
+
+
 def load_state_dict(path, config_key, expected, shapes):
     """The tensors `shapes` names, read from the state dict in `path`, as float32.
 
@@ -36,8 +48,7 @@ def load_state_dict(path, config_key, expected, shapes):
         except RuntimeError:  # the legacy (pre-zip) serialization cannot be memory-mapped
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # not a torch file, a pickled model rather than a state dict, truncated ...
-        raise UserError(f"{config_key}: {path} could not be read as {expected}: "
-                        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise UserError(f"{config_key}: {path} could not be read as {expected}: {torch_load_error(e)}") from None
     if not isinstance(state, dict):
         raise UserError(f"{config_key}: {path} holds a {type(state).__name__}, expected {expected}")
     missing = [k for k in shapes if k not in state]

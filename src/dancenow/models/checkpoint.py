@@ -7,12 +7,15 @@ run holds `generator` and `face`; the resumable state (latest.pt) also holds the
 RNG states.
 """
 
+import zipfile
 from pathlib import Path
 
 import torch
 
 from ..errors import UserError
+from ..io import integrity
 from ..io.atomic import save_torch
+from ..io.weights import torch_load_error
 from .performer import Performer, build_face_generator, build_generator
 
 FORMAT = "dancenow.pix2pixhd"  # marks the checkpoints this module writes
@@ -57,11 +60,14 @@ def read_checkpoint(path, keys=("generator",)):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"generator checkpoint not found: {path}")
+    why = integrity.problem(path) if zipfile.is_zipfile(path) else None
+    if why:
+        raise UserError(f"{path} is damaged ({why}): delete it; the workflow makes it again")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         raise UserError(f"{path} is not a dancenow checkpoint (a .pt written by `dancenow train`): "
-                        f"{(str(e).splitlines() or [type(e).__name__])[0]}") from None
+                        f"{torch_load_error(e)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or not {"meta", *keys} <= ckpt.keys():
         raise UserError(f"{path} is not a dancenow checkpoint (a .pt written by `dancenow train`)")
     return ckpt

@@ -48,6 +48,11 @@ def run(cfg):
     training = [s for _, _, s in sources]
     features = [motion.encode(s, scale=1.0)[0] for s in training]
     net, history, reused = train_or_reuse(c, seed, sources, features)
+    learnt = sum(len(s) for s in training) / fps
+    if c["seconds"] > learnt:
+        log.warning("choreo: the dance (%g s) is longer than all its training data together (%.1f s): it tends to "
+                    "repeat what it learnt; give more sources (choreo.bvh, choreo.poses) or a shorter choreo.seconds",
+                    c["seconds"], learnt)
 
     n = int(round(c["seconds"] * fps))
     rng = np.random.default_rng(seed)
@@ -62,6 +67,11 @@ def run(cfg):
     unit = body_height(training)
     metrics = judge(dance, training, fps, unit, history)
     body, placement = place(steady(dance, fps), height, width, unit)
+    copied = metrics["novelty"]["copied_windows"]
+    if copied:
+        log.warning("choreo: %d of %d windows of %d frames of the dance copy a window of the training data (%s)",
+                    copied, len(metrics["novelty"]["per_window"]), metrics["novelty"]["window_frames"],
+                    metrics["novelty"]["copy_rule"])
     metrics["placement"] = {"height": height, "width": width, **placement}
     metrics["training"].update(reused_model=reused, sources=[{"kind": k, "path": str(p), "frames": len(x)}
                                                              for k, p, x in sources])

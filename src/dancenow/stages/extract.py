@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..framing import MIN_CONFIDENCE, fit_frame, fit_geometry, person_geometry, person_region
 from ..io import h5
 from ..io.atomic import atomic_path
-from ..io.video import VideoReader, extract_audio
+from ..io.video import MIN_FRAMES, VideoReader, extract_audio
 from ..pose.estimate import estimate_video
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def framing_samples(path, max_frames):
     """Frames of the video (up to `max_frames` of it), every 1/FRAMING_FPS s (at most FRAMING_MAX_FRAMES, evenly
     spread), at most FRAMING_SIZE px on their longer side; and that downscaling factor."""
     reader = VideoReader(path)
-    n = int(reader.cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 1
+    n = reader.frame_count or 1
     if max_frames is not None:
         n = min(n, max_frames)
     step = max(1, round(reader.fps / FRAMING_FPS), -(-n // FRAMING_MAX_FRAMES))
@@ -44,7 +44,6 @@ def framing_samples(path, max_frames):
             break
         if i % step == 0:
             samples.append(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
-    reader.cap.release()
     return np.stack(samples), factor
 
 
@@ -90,9 +89,16 @@ def find_person(c, pose_cfg, width, height):
     return person_region(sets, width, height)
 
 
+def too_short(reader, n):
+    return UserError(f"{reader.path} has {n} frame{'s' * (n != 1)} ({n / reader.fps:.2f} s at {reader.fps:g} fps): "
+                     f"extract needs a video of at least {MIN_FRAMES} frames")
+
+
 def run(cfg):
     c = section(cfg, "extract")
     reader = VideoReader(c["input"])
+    if reader.frame_count is not None and reader.frame_count < MIN_FRAMES:
+        raise too_short(reader, reader.frame_count)
     out_w, out_h = c["width"], c["height"]
     region = None
     if c["fit"] == "person":
@@ -106,8 +112,10 @@ def run(cfg):
         geometry = fit_geometry(reader.width, reader.height, out_w, out_h,
                                           "crop" if c["fit"] == "crop" else "pad")
     video_sha = h5.sha256_file(c["input"])
-    log.info("%s: %dx%d at %.3f fps -> %dx%d (%s: scale %.3f, offset %+d, %+d)", c["input"], reader.width,
-             reader.height, reader.fps, out_w, out_h, c["fit"], geometry.scale, geometry.offset_x, geometry.offset_y)
+    log.info("%s: %dx%d%s at %.3f fps%s -> %dx%d (%s: scale %.3f, offset %+d, %+d)", c["input"], reader.width,
+             reader.height, f" (rotated {reader.rotation} degrees)" if reader.rotation else "", reader.fps,
+             "" if reader.audio else ", no audio", out_w, out_h, c["fit"], geometry.scale, geometry.offset_x,
+             geometry.offset_y)
     with atomic_path(c["audio"]) as audio_tmp, atomic_path(c["output"]) as frames_tmp:
         if not extract_audio(c["input"], audio_tmp):
             audio_tmp.write_bytes(b"")  # zero bytes: the video has no sound
@@ -120,9 +128,14 @@ def run(cfg):
                 ds.resize(n + 1, axis=0)
                 ds[n] = fit_frame(frame, geometry, out_w, out_h)
                 n += 1
-            if n == 0:
-                raise UserError(f"{c['input']} has no frames")
+            if n < MIN_FRAMES and (c["max_frames"] is None or n < c["max_frames"]):
+                raise too_short(reader, n)
+            if reader.variable:
+                log.info("%s has a variable frame rate: its frames are placed by their timestamps at a constant "
+                         "%g fps (%.2f s)", c["input"], reader.fps, reader.duration)
             f.attrs["fps"] = reader.fps
+            f.attrs["variable_frame_rate"] = reader.variable
+            f.attrs["rotation"] = reader.rotation
             f.attrs["source_width"], f.attrs["source_height"] = reader.width, reader.height
             f.attrs["has_audio"] = audio_tmp.stat().st_size > 0
             if region is not None:

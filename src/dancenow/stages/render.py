@@ -2,6 +2,7 @@
 (see dancenow.generation for how frames are generated)."""
 
 import logging
+import os
 
 import torch
 from tqdm import tqdm
@@ -40,6 +41,10 @@ def run(cfg):
         raise UserError(f"{c['poses']} is {attrs['width']}x{attrs['height']} but the generator in "
                         f"{c['checkpoint']} was trained at {width}x{height}: normalize into this target's frames")
     n, fps = len(poses["body"]), float(attrs["fps"])
+    if not any(n_it for phase, n_it in meta.get("plan", []) if phase != "face"):
+        log.warning("%s was trained for 0 iterations: its frames are noise", c["checkpoint"])
+    if not c["audio"] or not os.path.isfile(c["audio"]) or not os.path.getsize(c["audio"]):
+        log.warning("the source video has no audio track: %s is silent", c["video"])
     log.info("rendering %d frames at %dx%d, %.3f fps on %s%s%s%s", n, width, height, fps, device,
              ", temporal smoothing" if performer.temporal else "", ", face GAN" if performer.face else "",
              ", bfloat16" if amp else "")

@@ -86,6 +86,8 @@ def run(cfg):
     fp = fingerprint(c, seed, world, data_id)
     gen_cfg, face_cfg = generator_config(c, H, W, plate is not None), face_config(c)
     plan = phase_plan(c)
+    if is_main and not dict(plan).get("main") and not dict(plan).get("global"):
+        log.warning("train.iterations=0: the generator is not trained, and what it renders is noise")
     workdir.mkdir(parents=True, exist_ok=True)
 
     def dataset(phase):
