@@ -33,10 +33,11 @@ def variant(spec):
     """(name, train overrides, environment) of a --variant NAME=KEY=VALUE;... (capital KEYs: the environment)."""
     name, _, rest = spec.partition("=")
     items = [o for o in rest.split(";") if o]
-    env_items = [o.partition("=") for o in items if re.fullmatch(r"[A-Z_][A-Z0-9_]*", o.partition("=")[0])]
+    is_env = [bool(re.fullmatch(r"[A-Z_][A-Z0-9_]*", o.partition("=")[0])) for o in items]
+    env_items = [o.partition("=") for o, e in zip(items, is_env) if e]
     env = {k: v for k, v in os.environ.items() if k not in {key for key, _, _ in env_items}}
     env.update({key: value for key, _, value in env_items if value})
-    return name, [o for o in items if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", o.partition("=")[0])], env
+    return name, [o for o, e in zip(items, is_env) if not e], env
 
 
 def step_times(preset, frames, poses, steps, overrides, env):

@@ -176,11 +176,11 @@ def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
     """The driver itself as a Slurm job (profiles/slurm/submit-driver.sh), every stage as a job of its own, sized
     for the test cluster with --set-resources (every rule, the `use rule` copies too)."""
     cpus = {"train": 2, "choreo": 2}  # as many threads as the local run's rules had: the same float sums and bytes
-    rules = ("extract", "pose", "normalize", "train", "render", "grid", "evaluate", "compare", "choreo",
+    rules = ("extract", "pose", "normalize", "check", "train", "render", "grid", "evaluate", "compare", "choreo",
              "normalize_choreo", "render_choreo", "grid_choreo")
     sizes = [f"{rule}:{k}={v}" for rule in rules for k, v in (("cpus_per_task", cpus.get(rule, 1)), ("mem_mb", 2048))]
     write_config(tmp_path, overrides={stage: ["slurm.poll_s=5"] for stage in (
-        "extract", "pose", "normalize", "train", "render", "grid", "evaluate", "compare", "choreo")})
+        "extract", "pose", "normalize", "check", "train", "render", "grid", "evaluate", "compare", "choreo")})
     driver_log = tmp_path / "driver.log"
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")
     res = subprocess.run(["sbatch", "--wait", "--parsable", f"--output={driver_log}", f"--chdir={REPO}",
@@ -190,7 +190,7 @@ def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
                          env=env, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, driver_log.read_text()[-6000:]
     logs = list((tmp_path / RESULTS / "logs").rglob("*.log"))
-    assert len(logs) == 14 and all("runs as Slurm job" in p.read_text() for p in logs)  # 4 of them the choreo's
+    assert len(logs) == 15 and all("runs as Slurm job" in p.read_text() for p in logs)  # 4 of them the choreo's
     for log, asked in (("train/target_woman.log", (2048, 2)), ("choreo/target_woman/render.log", (2048, 1))):
         assert sacct_request(job_id((tmp_path / RESULTS / "logs" / log).read_text()))[:2] == asked, log
 

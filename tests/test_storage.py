@@ -2,13 +2,14 @@
 
 import contextlib
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import real_data, run_stage
+from conftest import real_data, run_stage, snakemake, write_config
 
 
 @contextlib.contextmanager
@@ -63,3 +64,21 @@ def test_a_read_only_disk_is_one_line():
             assert error_line(extract_into(folder)) == (f"dancenow extract: error: cannot write in {folder}: it is "
                                                         "on a read-only disk; choose a results folder you can write to")
         assert list((disk / "results").iterdir()) == []
+
+
+def test_the_workflow_on_a_full_disk_ends_in_that_line(tmp_path):
+    """The real pair's extracts into a results folder on a 1 MB disk: each log holds the one line, no final file."""
+    with small_disk("1m") as disk:
+        write_config(tmp_path, results=str(disk / "results"))
+        res = snakemake(tmp_path, check=False)
+        assert res.returncode != 0
+        out = res.stdout + res.stderr
+        assert "Bus error" not in out and "Segmentation fault" not in out and "core dumped" not in out
+        logs = list((disk / "results" / "logs" / "extract").glob("*.log"))
+        assert logs, out[-3000:]
+        for log in logs:
+            text = log.read_text()
+            assert "Traceback" not in text and re.search(
+                rf"dancenow extract: error: no space left in {re.escape(str(disk))}/results/videos/\w+ \(0\.\d MB free\): "
+                r"frames\.h5 needs more than the \d\.\d MB written", text), text[-2000:]
+        assert not list((disk / "results").rglob("*.h5")) and not list((disk / "results").rglob("*.tmp"))

@@ -62,6 +62,25 @@ def lower_ankle_y(body, min_confidence=0.3):
     return body[ok][:, [11, 14], 1].max(axis=1), body[ok][:, 0, 1]  # and the nose's y in those frames
 
 
+def test_the_check_before_training_on_the_real_pair(tiny_run):
+    """target_woman walks; dancer_man dances: her 52 training frames (5 fps) cover part of his moves."""
+    r = tiny_run / RESULTS
+    report = json.loads((r / "check" / "target_woman" / "coverage.json").read_text())
+    assert report["video"] == {"frames": 65, "width": 720, "height": 1280, "fps": 5.0, "variable_frame_rate": False,
+                               "rotation": 0, "audio": False, "frames_with_a_person": 65,
+                               "frames_with_a_face": report["video"]["frames_with_a_face"],
+                               "frames_with_hands": report["video"]["frames_with_hands"]}
+    assert report["frames"] == 102 and report["frames_with_a_pose"] > 90
+    assert 0.05 < report["covered_fraction"] < 0.95 and report["moments"]
+    uncovered = set(report["uncovered_frames"])
+    ends = [(m["first_frame"], m["last_frame"]) for m in report["moments"]]
+    assert all(a in uncovered and b in uncovered for a, b in ends) and ends == sorted(ends)
+    assert all(b1 < a2 for (_, b1), (a2, _) in zip(ends, ends[1:]))
+    log = (r / "logs" / "check" / "target_woman.log").read_text()
+    assert f"covers {100 * report['covered_fraction']:.0f} % of the source's poses, below check.min_coverage" in log
+    assert report["training_time"]["paper"]["phases"] == {"global": 100000, "main": 100000, "face": 20000}
+
+
 def test_the_made_up_dance_is_performed_by_every_target(tiny_run):
     r = tiny_run / RESULTS / "choreo"
     with h5py.File(r / "dance.h5") as f:  # choreo.fps (30) x choreo.seconds, on the tiny preset's canvas

@@ -5,6 +5,7 @@ rule train:
     input:
         frames=f"{RESULTS}/videos/{{target}}/frames.h5",
         poses=f"{RESULTS}/videos/{{target}}/poses.h5",
+        check=f"{RESULTS}/check/{{target}}/coverage.json",
     output:
         f"{RESULTS}/models/{{target}}/generator.pt",
     log:

@@ -106,6 +106,21 @@ class Normalize:
 
 
 @dataclass
+class Check:
+    source: str = key(MISSING, "normalized source poses.h5 (the dance the target will perform)")
+    frames: str = key(MISSING, "the target's frames.h5 (its video's facts)")
+    poses: str = key(MISSING, "the target's poses.h5")
+    output: str = key(MISSING, "coverage.json to write")
+    plot: str = key(MISSING, "PNG of the coverage over the source's timeline, to write")
+    holdout: float = key("${train.holdout}", "the last fraction of the target's frames, not trained on", ge=0, lt=1)
+    threshold: float = key(0.5, "a source pose farther than this from every target training pose is not covered: "
+                                "the largest keypoint distance, in torso lengths", gt=0)
+    min_coverage: float = key(0.9, "warn (check.strict: fail) when fewer of the source's frames are covered",
+                              ge=0, le=1)
+    strict: bool = key(False, "fail instead of warning, so that the workflow stops before training")
+
+
+@dataclass
 class Face:
     enabled: bool = key(True, "EDN's face GAN: a residual generator on the face crop, trained after the main one")
     iterations: int = key(500, "of the face phase", ge=0)
@@ -285,6 +300,7 @@ class Resources:
     extract: StageResources = resources(cpus_per_task=2, mem_mb=8192, runtime=120)
     pose: StageResources = resources(gpus_per_node=1, cpus_per_task=4, mem_mb=16384, runtime=240)
     normalize: StageResources = resources(mem_mb=4096, runtime=30)
+    check: StageResources = resources(mem_mb=4096, runtime=30)
     train: StageResources = resources(gpus_per_node=1, cpus_per_task=8, mem_mb=32768, runtime=1440)
     render: StageResources = resources(cpus_per_task=4, mem_mb=16384, runtime=120)
     grid: StageResources = resources(cpus_per_task=2, mem_mb=8192, runtime=60)
@@ -306,6 +322,7 @@ class Config:
     pose: Pose = section(Pose, "frames.h5 -> poses.h5")
     normalize: Normalize = section(Normalize, "the source's poses in the target's frame")
     train: Train = section(Train, "EDN's generator of one target person")
+    check: Check = section(Check, "before training: the target video's facts and its coverage of the source's poses")
     render: Render = section(Render, "poses + generator -> generated.h5 and an mp4")
     evaluate: Evaluate = section(Evaluate, "the held-out frames: SSIM, PSNR, pose distance, flicker")
     compare: Compare = section(Compare, "metrics.json files as one table")
