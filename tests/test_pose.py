@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -95,3 +97,23 @@ def test_fill_gaps_interpolates_short_gaps_only():
     assert filled.tolist() == [i in (3, 4) for i in range(n)]
     np.testing.assert_allclose(out[3:5, :, 0], [[6, 6], [8, 8]])
     assert (out[7:11, :, 2] == 0).all()
+
+
+def test_native_warning_lines_are_dropped_and_the_rest_passes_as_it_comes():
+    """What mediapipe's C++ writes to descriptor 2, in pieces, between a progress bar's updates."""
+    script = r"""
+import os, sys, time
+from dancenow.pose.native_logs import without_native_logs
+with without_native_logs():
+    os.write(2, b"\rpose:  10%|#")
+    os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+    os.write(2, b"W0000 00:00:1796326217.870241   13872 inference_feedback_")
+    time.sleep(0.05)
+    os.write(2, b"manager.cc:114] Feedback manager requires a model.\nI0000 00:00:17.1 1 gl_context.cc:357] GL\n")
+    os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n\rpose:  20%|##")
+    sys.stderr.write("a line of ours: W0 is not a log prefix here\n")
+os.write(2, b"after\n")
+"""
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == b"\rpose:  10%|#\rpose:  20%|##a line of ours: W0 is not a log prefix here\nafter\n"

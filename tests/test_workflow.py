@@ -62,6 +62,16 @@ def lower_ankle_y(body, min_confidence=0.3):
     return body[ok][:, [11, 14], 1].max(axis=1), body[ok][:, 0, 1]  # and the nose's y in those frames
 
 
+def test_the_logs_of_the_stages_that_run_mediapipe_hold_none_of_its_native_warnings(tiny_run):
+    logs = [p for stage in ("extract", "pose", "evaluate") for p in (tiny_run / RESULTS / "logs" / stage).glob("*.log")]
+    assert len(logs) == 6
+    for log in logs:
+        text = log.read_text()
+        assert "dancenow." in text and "Traceback" not in text
+        assert not re.search(r"[WIE]0000 |absl::InitializeLog|inference_feedback_manager|NORM_RECT", text), log
+    assert "pose:" in (tiny_run / RESULTS / "logs" / "pose" / "dancer_man.log").read_text()  # the progress bar
+
+
 def test_the_check_before_training_on_the_real_pair(tiny_run):
     """target_woman walks; dancer_man dances: her 52 training frames (5 fps) cover part of his moves."""
     r = tiny_run / RESULTS

@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from ..io.poses import POSE_PARTS
 from ..keypoints import BLAZEPOSE_TO_BODY25, MIDPOINTS
+from .native_logs import without_native_logs
 
 # Face-mesh landmark of each of the 68 iBUG points (OpenPose face 0..67); 68 and 69 are the pupils.
 FACEMESH_TO_FACE68 = [
@@ -82,16 +83,17 @@ def estimate(frames, c, start, stop):
     """The keypoint sets of frames[start:stop]. mediapipe's tracker restarts every `pose.chunk_frames` frames
     (counted from frame 0), so any split of the video on chunk boundaries gives exactly those of one pass."""
     chunk = c["chunk_frames"]
-    est = HolisticEstimator(c["model_complexity"], c["min_detection_confidence"], c["min_tracking_confidence"])
     out = {p: np.zeros((stop - start, n, 3), np.float32) for p, n in POSE_PARTS.items()}
-    try:
-        for i in tqdm(range(start, stop), desc="pose", unit="frame", leave=False):
-            if i > start and i % chunk == 0:
-                est.reset()
-            for part, kps in est(frames[i]).items():
-                out[part][i - start] = kps
-    finally:
-        est.close()
+    with without_native_logs():
+        est = HolisticEstimator(c["model_complexity"], c["min_detection_confidence"], c["min_tracking_confidence"])
+        try:
+            for i in tqdm(range(start, stop), desc="pose", unit="frame", leave=False):
+                if i > start and i % chunk == 0:
+                    est.reset()
+                for part, kps in est(frames[i]).items():
+                    out[part][i - start] = kps
+        finally:
+            est.close()
     return out
 
 

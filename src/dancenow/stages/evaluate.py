@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .. import metrics
 from ..conf import section, settings
@@ -147,7 +148,8 @@ def run(cfg):
         raise UserError(f"{c['poses']} has {len(poses['body'])} frames of poses but {c['frames']} has {n}")
     log.info("evaluating %s on held-out frames %d..%d (%d) on %s", c["checkpoint"], frames[0], frames[-1],
              len(frames), device)
-    generated = np.stack(list(generate(performer, poses, frames, height, width, device, 4, autocast)))
+    generated = np.stack(list(tqdm(generate(performer, poses, frames, height, width, device, 4, autocast),
+                                   total=len(frames), desc="evaluate", unit="frame", leave=False)))
     estimated = estimate_video(generated, settings(cfg, "pose"), width, height)["body"]  # either pose backend
     result, per_frame = compute(generated, real, np.asarray(poses["body"])[frames], estimated, lpips, device)
     result = dict(checkpoint=str(c["checkpoint"]), video_sha256=sha, held_out=[int(frames[0]), int(frames[-1])],

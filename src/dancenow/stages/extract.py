@@ -122,7 +122,8 @@ def run(cfg):
         with h5.create(frames_tmp) as f:
             ds = h5.frames_dataset(f, 0, out_h, out_w)
             n = 0
-            for frame in tqdm(reader, desc="extract", unit="frame", leave=False):
+            total = min(filter(None, (reader.frame_count, c["max_frames"])), default=None)
+            for frame in tqdm(reader, total=total, desc="extract", unit="frame", leave=False):
                 if c["max_frames"] is not None and n >= c["max_frames"]:
                     break
                 ds.resize(n + 1, axis=0)
