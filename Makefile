@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: install demo lint test test-fast bench clean
+.PHONY: install demo run lint test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,12 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile $(PROFILE)
 	@echo "demo done: results/grid.mp4, results/transfer/*/*.mp4, results/choreo/grid.mp4"
+
+# The workflow on your own videos: `make run CONFIG=my.yaml` (PROFILE=profiles/slurm for a cluster; ARGS: more
+# snakemake options, e.g. ARGS=-n for what would run). No need to activate .venv.
+run: install
+	@test -n "$(CONFIG)" || { echo "usage: make run CONFIG=my.yaml [PROFILE=profiles/slurm] [ARGS=...]" >&2; exit 2; }
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile $(PROFILE) --configfile "$(CONFIG)" $(ARGS)
 
 # The Snakemake catalog's checks (`snakemake --lint` exits 1 on any finding; it reads config/config.yaml, whose demo
 # videos the workflow makes itself) and the same pins in pyproject.toml and both conda env files.

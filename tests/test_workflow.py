@@ -62,6 +62,29 @@ def lower_ankle_y(body, min_confidence=0.3):
     return body[ok][:, [11, 14], 1].max(axis=1), body[ok][:, 0, 1]  # and the nose's y in those frames
 
 
+def test_make_run_runs_a_users_config(tmp_path):
+    """As the README says for your own videos: a config of your own, `make run CONFIG=...`, no activated .venv."""
+    import subprocess
+
+    from conftest import REPO, workflow_video
+
+    results = tmp_path / "my results"
+    cfg = {"preset": "tiny", "results": str(results), "holdout": 0.0, "choreo": {"enabled": False},
+           "source": {"name": "dancer", "video": workflow_video("dancer_man")},
+           "targets": [{"name": "me", "video": workflow_video("target_woman")}],
+           "overrides": {"extract": ["extract.max_frames=20"]}}
+    (tmp_path / "my.yaml").write_text(yaml.safe_dump(cfg))
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MFLAGS")}
+    env["PATH"] = ":".join(p for p in env["PATH"].split(":") if not p.startswith(str(REPO / ".venv")))
+    res = subprocess.run(["make", "-s", "run", f"CONFIG={tmp_path / 'my.yaml'}", "ARGS=--cores 2"], cwd=REPO,
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert video_info(results / "transfer" / "me" / "me.mp4")[0] == 20
+    assert video_info(results / "grid.mp4")[0] == 20 and not (results / "choreo").exists()
+    usage = subprocess.run(["make", "-s", "run"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert usage.returncode != 0 and "usage: make run CONFIG=my.yaml" in usage.stderr
+
+
 def test_the_logs_of_the_stages_that_run_mediapipe_hold_none_of_its_native_warnings(tiny_run):
     logs = [p for stage in ("extract", "pose", "evaluate") for p in (tiny_run / RESULTS / "logs" / stage).glob("*.log")]
     assert len(logs) == 6
