@@ -29,12 +29,12 @@ def relative(body, scale):
 
 def nearest(source, target, chunk=64):
     """For each source frame, (distance to its nearest target pose in torso lengths, inf where no target pose has
-    MIN_JOINTS keypoints in common; that pose's index in target; the keypoint (index into JOINTS) that is farthest
-    there). `source` and `target` are `relative` pairs."""
+    MIN_JOINTS keypoints in common; the keypoint (index into JOINTS) that is farthest there). `source` and
+    `target` are `relative` pairs."""
     s_xy, s_ok = source
     t_xy, t_ok = target
     n = len(s_xy)
-    dist, index, worst = np.full(n, np.inf), np.zeros(n, int), np.zeros(n, int)
+    dist, worst = np.full(n, np.inf), np.zeros(n, int)
     for a in range(0, n, chunk):
         d = np.linalg.norm(s_xy[a:a + chunk, None] - t_xy[None], axis=-1)       # [c, T, J]
         both = s_ok[a:a + chunk, None] & t_ok[None]
@@ -44,9 +44,8 @@ def nearest(source, target, chunk=64):
         best = per_pair.argmin(axis=1)
         rows = np.arange(len(best))
         dist[a:a + chunk] = per_pair[rows, best]
-        index[a:a + chunk] = best
         worst[a:a + chunk] = d[rows, best].argmax(axis=-1)
-    return dist, index, worst
+    return dist, worst
 
 
 def describe(body):
@@ -103,7 +102,7 @@ def coverage(source_body, target_body, fps, threshold):
     target = target_body
     if len(target) > MAX_TARGET_POSES:
         target = target[np.linspace(0, len(target) - 1, MAX_TARGET_POSES).round().astype(int)]
-    dist, index, worst = nearest(relative(source_body, s_scale), relative(target, t_scale))
+    dist, worst = nearest(relative(source_body, s_scale), relative(target, t_scale))
     seen = np.isfinite(dist)
     uncovered = seen & (dist > threshold)
     found = []

@@ -79,7 +79,7 @@ def die_with_workflow():
         return
 
     def watch():
-        while _start_time(int(pid)) is not None and str(_start_time(int(pid))) == started:
+        while str(_start_time(int(pid))) == started:  # None once it has ended
             threading.Event().wait(POLL_S)
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -62,12 +62,11 @@ class VideoReader:
         if not rate or not 0 < rate <= MAX_FPS:
             raise UserError(f"{self.path} reports no frame rate; re-encode it with a constant frame rate")
         self.fps = float(rate)
-        self.rotation = 0
         first = self._first_frame()
-        self.rotation = int(round(first.rotation / 90.0)) * 90 % 360 if first is not None else 0
-        w, h = (first.width, first.height) if first is not None else (self._stream.width, self._stream.height)
-        if not w or not h or first is None:
+        if first is None or not first.width or not first.height:
             raise UserError(f"{self.path} has no frame that ffmpeg can decode")
+        self.rotation = int(round(first.rotation / 90.0)) * 90 % 360
+        w, h = first.width, first.height
         self.width, self.height = (h, w) if self.rotation in (90, 270) else (w, h)
         self.audio = bool(self._container.streams.audio)
         # from the container's index, else its duration; an estimate for a variable frame rate
