@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= profiles/local
 
-.PHONY: install demo run lint test test-fast bench clean
+.PHONY: install demo run pictures lint test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,17 @@ demo: install
 run: install
 	@test -n "$(CONFIG)" || { echo "usage: make run CONFIG=my.yaml [PROFILE=profiles/slurm] [ARGS=...]" >&2; exit 2; }
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/snakemake --profile $(PROFILE) --configfile "$(CONFIG)" $(ARGS)
+
+# The README's pictures, made by the project from its own outputs: docs/demo_grid.jpg from the demo's grid (the demo
+# runs first; up to date, it is a no-op). With HELDOUT=<the ablation benchmark's DIR/ablation> also the held-out
+# frames of real footage, old | new defaults (README, Benchmarks: benchmarks/ablation.py makes them, for hours).
+pictures: demo
+	$(BIN)/python scripts/readme-pictures.py grid results/grid.mp4 docs/demo_grid.jpg
+ifdef HELDOUT
+	for t in wide_woman:heldout_16x9 dancer_man:heldout_dancer_man; do \
+	  $(BIN)/python benchmarks/heldout_figure.py "$(HELDOUT)/$${t%%:*}" --variant "old=old defaults" \
+	    --variant "new=new defaults" --out "docs/$${t##*:}.jpg" || exit 1; done
+endif
 
 # The Snakemake catalog's checks (`snakemake --lint` exits 1 on any finding; it reads config/config.yaml, whose demo
 # videos the workflow makes itself) and the same pins in pyproject.toml and both conda env files.

@@ -21,6 +21,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/choreo.smk"
+include: "workflow/rules/export.smk"
 
 
 REMADE = [
@@ -37,3 +38,4 @@ rule all:
         f"{RESULTS}/grid.mp4",
         evaluation_outputs(),
         choreo_outputs(),
+        export_outputs(),

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-BAND = 22  # caption band height in pixels
+from dancenow.layout import caption_bar
 
 
 def frame_of(video, k):
@@ -30,8 +30,7 @@ def frame_of(video, k):
 
 
 def captioned(img, text):
-    band = np.full((BAND, img.shape[1], 3), 24, np.uint8)
-    cv2.putText(band, text, (6, BAND - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (235, 235, 235), 1, cv2.LINE_AA)
+    band = caption_bar(text, img.shape[1], img.shape[0])
     return np.concatenate([band, img])
 
 

@@ -124,6 +124,7 @@ def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("workflow")
     write_config(workdir)
     t = time.time()
-    snakemake(workdir)
+    res = snakemake(workdir)
     print(f"tiny workflow: {time.time() - t:.1f} s")
+    (workdir / "snakemake.stderr").write_text(res.stderr)  # for the progress line's test
     return workdir

@@ -53,6 +53,25 @@ def test_rerun_gives_identical_bytes(tmp_path):
     assert (tmp_path / "f1.h5").read_bytes() == (tmp_path / "f2.h5").read_bytes()
 
 
+def test_gzip_frames_are_read_without_any_plugin_and_hold_the_same_pixels(tmp_path):
+    video = real_data("video", "target_woman.mp4")
+    for compression in ("blosc-lz4", "gzip"):
+        run_stage("extract", f"extract.input={video}", f"extract.output={tmp_path}/{compression}.h5",
+                  f"extract.audio={tmp_path}/a.m4a", "preset=tiny", "extract.max_frames=10",
+                  f"extract.compression={compression}")
+    read = ("import sys, h5py; f = h5py.File(sys.argv[1]); x = f['frames'][()]; "
+            "print(f['frames'].compression, x.shape, int(x.sum()))")
+    env = {"PATH": "/usr/bin:/bin"}  # no HDF5_PLUGIN_PATH, no hdf5plugin import: what h5ls or HDFView would see
+    plain = subprocess.run([sys.executable, "-c", read, tmp_path / "gzip.h5"], capture_output=True, text=True, env=env)
+    blosc = subprocess.run([sys.executable, "-c", read, tmp_path / "blosc-lz4.h5"], capture_output=True, text=True,
+                           env=env)
+    assert plain.returncode == 0 and plain.stdout.startswith("gzip (10, 128, 128, 3)"), plain.stderr
+    assert blosc.returncode != 0 and "read data" in blosc.stderr  # the fast default needs the plugin
+    with h5py.File(tmp_path / "gzip.h5") as g, h5py.File(tmp_path / "blosc-lz4.h5") as b:
+        assert np.array_equal(g["frames"][()], b["frames"][()])
+        assert g["frames"].id.get_storage_size() < b["frames"].id.get_storage_size()
+
+
 def test_audio_track_goes_to_the_sidecar(tmp_path):
     video = tmp_path / "beep.mp4"
     wav = tmp_path / "beep.wav"

@@ -179,7 +179,7 @@ def test_tiny_workflow_as_slurm_jobs_equals_the_local_run(tiny_run, tmp_path):
     rules = ("extract", "pose", "normalize", "check", "train", "render", "grid", "evaluate", "compare", "choreo",
              "normalize_choreo", "render_choreo", "grid_choreo")
     sizes = [f"{rule}:{k}={v}" for rule in rules for k, v in (("cpus_per_task", cpus.get(rule, 1)), ("mem_mb", 2048))]
-    write_config(tmp_path, overrides={stage: ["slurm.poll_s=5"] for stage in (
+    write_config(tmp_path, export=False, overrides={stage: ["slurm.poll_s=5"] for stage in (  # export: local run
         "extract", "pose", "normalize", "check", "train", "render", "grid", "evaluate", "compare", "choreo")})
     driver_log = tmp_path / "driver.log"
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}")

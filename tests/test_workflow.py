@@ -63,15 +63,26 @@ def lower_ankle_y(body, min_confidence=0.3):
 
 
 def test_make_run_runs_a_users_config(tmp_path):
-    """As the README says for your own videos: a config of your own, `make run CONFIG=...`, no activated .venv."""
+    """As the README says for your own videos: a config of your own, `make run CONFIG=...`, no activated .venv. Two
+    targets: the grid is the blog's 2x2 (source, pose / me, you), with the source's music (a tone put on the
+    silent real clip)."""
     import subprocess
 
+    import av
+    from imageio_ffmpeg import get_ffmpeg_exe
+
     from conftest import REPO, workflow_video
+    from dancenow.layout import Grid
 
     results = tmp_path / "my results"
+    song = tmp_path / "my dance.mp4"
+    subprocess.run([get_ffmpeg_exe(), "-v", "error", "-i", workflow_video("dancer_man"), "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=30", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac",
+                    "-shortest", str(song)], check=True)
     cfg = {"preset": "tiny", "results": str(results), "holdout": 0.0, "choreo": {"enabled": False},
-           "source": {"name": "dancer", "video": workflow_video("dancer_man")},
-           "targets": [{"name": "me", "video": workflow_video("target_woman")}],
+           "source": {"name": "dancer", "video": str(song)},
+           "targets": [{"name": "me", "video": workflow_video("target_woman")},
+                       {"name": "you", "video": workflow_video("dancer_man")}],
            "overrides": {"extract": ["extract.max_frames=20"]}}
     (tmp_path / "my.yaml").write_text(yaml.safe_dump(cfg))
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "MAKEFLAGS", "MFLAGS")}
@@ -80,7 +91,22 @@ def test_make_run_runs_a_users_config(tmp_path):
                          env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert video_info(results / "transfer" / "me" / "me.mp4")[0] == 20
-    assert video_info(results / "grid.mp4")[0] == 20 and not (results / "choreo").exists()
+    assert not (results / "choreo").exists()
+    layout = Grid([(128, 128)] * 4, ["source", "pose", "me", "you"], 128)
+    assert (layout.rows, layout.cols) == (2, 2)
+    assert video_info(results / "grid.mp4") == (20, 20.0, layout.width, layout.height)
+    with av.open(str(results / "grid.mp4")) as f:
+        assert len(f.streams.audio) == 1 and f.streams.audio[0].duration * f.streams.audio[0].time_base > 0.9
+    cap = cv2.VideoCapture(str(results / "grid.mp4"))
+    frame = cv2.cvtColor(cap.read()[1], cv2.COLOR_BGR2RGB)
+    with h5py.File(results / "videos" / "dancer" / "frames.h5") as f:
+        source = f["frames"][0]
+    with h5py.File(results / "transfer" / "you" / "generated.h5") as f:
+        you = f["frames"][0]
+    for i, picture in ((0, source), (3, you)):  # the source top left, the second target bottom right
+        x, y = layout.position(i)
+        tile = frame[y + layout.bar_h:y + layout.bar_h + 128, x:x + 128].astype(int)
+        assert np.abs(tile - picture).mean() < 8
     usage = subprocess.run(["make", "-s", "run"], cwd=REPO, env=env, capture_output=True, text=True)
     assert usage.returncode != 0 and "usage: make run CONFIG=my.yaml" in usage.stderr
 
@@ -93,6 +119,37 @@ def test_the_logs_of_the_stages_that_run_mediapipe_hold_none_of_its_native_warni
         assert "dancenow." in text and "Traceback" not in text
         assert not re.search(r"[WIE]0000 |absl::InitializeLog|inference_feedback_manager|NORM_RECT", text), log
     assert "pose:" in (tiny_run / RESULTS / "logs" / "pose" / "dancer_man.log").read_text()  # the progress bar
+
+
+def test_the_export_holds_the_normalized_poses_of_both_dances(tiny_run):
+    from dancenow.io.openpose_json import read_frame
+    from dancenow.io.poses import POSE_PARTS
+
+    r = tiny_run / RESULTS
+    for dance, n, fps in ((r / "transfer", 102, 20.0), (r / "choreo", CHOREO_SECONDS * 30, 30.0)):
+        folder = r / "export" / ("choreo" if dance.name == "choreo" else "") / "target_woman"
+        with h5py.File(dance / "target_woman" / "normalized.h5") as f:
+            poses = {part: f[part][()] for part in POSE_PARTS}
+        files = sorted((folder / "openpose").glob("*_keypoints.json"))  # beside Snakemake's .snakemake_timestamp
+        assert len(files) == n and files[-1].name == f"frame_{n - 1:012d}_keypoints.json"
+        for i in range(0, n, 7):
+            back = read_frame(files[i])
+            for part in POSE_PARTS:
+                found = poses[part][i, :, 2] > 0
+                assert np.abs(back[part][found] - poses[part][i, found]).max(initial=0) <= 1e-3
+                assert (back[part][~found] == 0).all()
+        assert video_info(folder / "pose.mp4") == (n, fps, 128, 128)
+
+
+def test_the_run_says_where_it_stands_after_every_job(tiny_run):
+    lines = [ln for ln in (tiny_run / "snakemake.stderr").read_text().splitlines() if ln.startswith("dancenow: ")]
+    counts = [tuple(map(int, re.match(r"dancenow: (\d+) of (\d+) jobs done", ln).groups())) for ln in lines]
+    total = counts[0][1]
+    assert total == 17 and [c for c in counts] == [(k, total) for k in range(1, total + 1)]  # every job but `all`
+    assert lines[-1].startswith(f"dancenow: {total} of {total} jobs done") and "left" not in lines[-1]
+    # the trainings are timed before they start (the project's step times), later jobs by what ran
+    assert all(re.search(r"about (\d+ min )?\d+ s left", ln) for ln in lines[:-1])
+    assert not list((tiny_run / RESULTS / "logs").rglob("*.progress"))  # each job's report went with it
 
 
 def test_the_check_before_training_on_the_real_pair(tiny_run):
@@ -220,7 +277,8 @@ def test_changing_the_dance_length_reruns_the_dance_and_its_renders_not_training
     write_config(tiny_run, choreo={"seconds": 2})
     try:
         planned = jobs_planned(snakemake(tiny_run, "--dry-run"))
-        assert planned == {"choreo", "normalize_choreo", "render_choreo", "grid_choreo", "all"}, planned
+        assert planned == {"choreo", "normalize_choreo", "render_choreo", "grid_choreo", "export_choreo", "all"}, \
+            planned
         snakemake(tiny_run)
         assert "reusing the trained model" in (r / "logs" / "choreo.log").read_text()  # same training settings
         assert video_info(r / "choreo" / "target_woman" / "target_woman.mp4")[0] == 60

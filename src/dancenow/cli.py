@@ -11,7 +11,8 @@ from . import conf, launch, lifetime
 from .errors import StorageError, UserError
 from .io.atomic import storage_error
 
-COMMANDS = ("synth", "extract", "pose", "normalize", "check", "train", "render", "grid", "evaluate", "compare", "choreo")
+COMMANDS = ("synth", "extract", "pose", "normalize", "check", "train", "render", "grid", "export", "evaluate",
+            "compare", "choreo")
 
 USAGE = f"""usage: dancenow <command> [key=value ...] [--cfg job] [--help]
 

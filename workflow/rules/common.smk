@@ -9,6 +9,7 @@ from dancenow.conf import stage_resources, variant_names
 from dancenow.conf.quoting import override as hydra_override
 from dancenow.io.integrity import remove_damaged
 from dancenow.lifetime import mark_workflow, stop_jobs_on_signals
+from dancenow.progress import follow_workflow
 from dancenow.synth.body import PERFORMERS
 
 # Every optional key gets its default from the schema (nested ones too: their parents default to {}).
@@ -118,6 +119,7 @@ mark_workflow()
 
 onstart:
     stop_jobs_on_signals()
+    follow_workflow(workflow, PRESET, config["overrides"]["train"])
 
 
 def video_of(wildcards):
@@ -157,6 +159,20 @@ def choreo_outputs():
     ]
 
 
+def export_outputs():
+    """What `all` asks of the export (if enabled): every target's pose video and OpenPose JSON, of the source's dance
+    and of the made-up one."""
+    if not config["export"]:
+        return []
+    dances = ["", "choreo/"] if CHOREO["enabled"] else [""]
+    return [
+        f"{RESULTS}/export/{dance}{target}/{what}"
+        for dance in dances
+        for target in TARGETS
+        for what in ("pose.mp4", "openpose")
+    ]
+
+
 def resources_of(stage):
     """A rule's resources: what its stage's Slurm job asks for (nodes, tasks_per_node, gpus_per_node,
     cpus_per_task, mem_mb, runtime; defaults: the package's resources.<stage>) and where the stage runs
@@ -167,17 +183,18 @@ def resources_of(stage):
 
 
 def dancenow(stage, extra=""):
-    """The shell command of a stage: `dancenow <stage> preset=... launcher=... threads=... resources.<stage>.*=...
-    <extra> <config overrides> <paths>`, its output to the rule's log; every rule has the params `overrides` and
-    `paths`. Launcher and resources stay placeholders filled from the rule's resources: switching
-    profiles or resources changes where and how big the stage's job is, not the rule's code (no rerun).
+    """The shell command of a stage: `DANCENOW_PROGRESS=<log>.progress dancenow <stage> preset=... launcher=...
+    threads=... resources.<stage>.*=... <extra> <config overrides> <paths>`, its output to the rule's log, its
+    progress bars' position to <log>.progress (the run's progress line: dancenow.progress); every rule has the
+    params `overrides` and `paths`. Launcher and resources stay placeholders filled from the rule's resources:
+    switching profiles or resources changes where and how big the stage's job is, not the rule's code (no rerun).
     """
     asked = " ".join(
         f"resources.{stage}.{k}={{resources.{k}}}" for k in STAGE_RESOURCES[stage]
     )
     return (
-        f"dancenow {stage} preset={PRESET} launcher={{resources.launcher}} threads={{threads}} {asked}"
-        f" {extra} {{params.overrides}} {{params.paths}} > {{log:q}} 2>&1"
+        f"DANCENOW_PROGRESS={{log:q}}.progress dancenow {stage} preset={PRESET}"
+        f" launcher={{resources.launcher}} threads={{threads}} {asked} {extra} {{params.overrides}} {{params.paths}} > {{log:q}} 2>&1"
     )
 
 

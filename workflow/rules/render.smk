@@ -36,7 +36,7 @@ rule render:
 
 
 rule grid:
-    """source | pose | every target, side by side, with the music."""
+    """source, pose and every target as captioned tiles (2x2 for two targets), with the music."""
     input:
         frames=f"{RESULTS}/videos/{SOURCE}/frames.h5",
         poses=f"{RESULTS}/videos/{SOURCE}/poses.h5",

@@ -25,12 +25,14 @@ height in the poses' units, 1 for poses in body units as the BVH reader gives th
 import dataclasses
 import functools
 import logging
+import sys
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..keypoints import BODY_PAIRS
+from ..progress import Bar
 from . import motion
 from .motion import JOINTS, ROOT
 
@@ -150,7 +152,9 @@ def train(sequences, fps, config=None):
     losses, checks, best = [], [], None
     check = _free_running_check(sequences, fps, cfg) if cfg.select_every > 0 else None
     model.train()
-    for _ in range(cfg.iterations):
+    steps = Bar(range(cfg.iterations), desc="choreo", unit="it", leave=False,
+                mininterval=0.5 if sys.stderr.isatty() else 30)  # batch logs: rarely
+    for _ in steps:
         which = rng.choice(len(seqs), size=cfg.batch_size, p=starts / starts.sum())
         batch = np.stack([seqs[i][t:t + cfg.window + 1]
                           for i, t in zip(which, (rng.integers(0, starts[which].astype(np.int64))))])

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING
 
+from ..io.h5 import COMPRESSION, COMPRESSION_HELP
 from ..synth.body import PERFORMERS
 
 AMP = ("auto", "bf16", "off")
@@ -59,6 +60,7 @@ class Extract:
     fit: str = key("person", "person: the region the person moves in over the whole video (found by a quick pose "
                              "pass), fixed for the video | pad: letterbox the whole frame | crop: center crop",
                    choices=("person", "pad", "crop"))
+    compression: str = key("blosc-lz4", "frames.h5: " + COMPRESSION_HELP, choices=COMPRESSION)
     max_frames: Optional[int] = key(None, "keep only the first N frames (null = all)", ge=1)
 
 
@@ -194,6 +196,7 @@ class Render:
                           ge=1)
     amp: str = key("auto", AMP_HELP, choices=AMP)
     crf: int = key(18, "H.264 quality (0 = lossless, 51 = worst)", ge=0, le=51)
+    compression: str = key("blosc-lz4", "generated.h5: " + COMPRESSION_HELP, choices=COMPRESSION)
 
 
 @dataclass
@@ -229,8 +232,21 @@ class Grid:
     names: List[str] = key(MISSING, "their names, for captions")
     audio: Optional[str] = key(None, "audio to mux; null = silent")
     output: str = key(MISSING, "grid mp4 to write")
-    tile_height: int = key("${preset_size.height}", "height of each tile", ge=16, even=True)
+    tile_height: int = key("${preset_size.height}", "height of each tile's picture (its caption above it)", ge=16,
+                           even=True)
+    columns: int = key(0, "tiles per row; 0 = auto: 2x2 for source, pose and two targets, else the layout nearest "
+                          "16:9", ge=0)
     crf: int = key(20, "H.264 quality", ge=0, le=51)
+
+
+@dataclass
+class Export:
+    poses: str = key(MISSING, "poses.h5 to export (normalized source poses, a made-up dance)")
+    output: str = key(MISSING, "folder to write: one OpenPose JSON file per frame")
+    name: str = key("frame", "file name prefix: <name>_<frame, 12 digits>_keypoints.json")
+    video: str = key(MISSING, "pose video to write (mp4): the skeletons on black at the poses' canvas")
+    audio: Optional[str] = key(None, "audio to mux into the pose video; null = silent")
+    crf: int = key(18, "H.264 quality", ge=0, le=51)
 
 
 @dataclass
@@ -304,6 +320,7 @@ class Resources:
     train: StageResources = resources(gpus_per_node=1, cpus_per_task=8, mem_mb=32768, runtime=1440)
     render: StageResources = resources(cpus_per_task=4, mem_mb=16384, runtime=120)
     grid: StageResources = resources(cpus_per_task=2, mem_mb=8192, runtime=60)
+    export: StageResources = resources(mem_mb=4096, runtime=60)
     evaluate: StageResources = resources(gpus_per_node=1, cpus_per_task=4, mem_mb=16384, runtime=120)
     compare: StageResources = resources(mem_mb=2048, runtime=10)
     choreo: StageResources = resources(cpus_per_task=2, mem_mb=8192, runtime=240)
@@ -326,7 +343,8 @@ class Config:
     render: Render = section(Render, "poses + generator -> generated.h5 and an mp4")
     evaluate: Evaluate = section(Evaluate, "the held-out frames: SSIM, PSNR, pose distance, flicker")
     compare: Compare = section(Compare, "metrics.json files as one table")
-    grid: Grid = section(Grid, "source | pose | every target")
+    grid: Grid = section(Grid, "source, pose and every target as a grid of captioned tiles")
+    export: Export = section(Export, "poses -> OpenPose JSON per frame and a pose video")
     choreo: Choreo = section(Choreo, "a new dance from pose sequences")
     slurm: Slurm = section(Slurm, "launcher=slurm: the cluster")
     resources: Resources = section(Resources, "launcher=slurm: what each stage's job asks for")

@@ -5,6 +5,7 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 from pathlib import Path
 
 from ..errors import StorageError, UserError
@@ -27,6 +28,31 @@ def atomic_path(final):
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         why = storage_error(e, final, written)
+        if why is None:
+            raise
+        raise why from None
+
+
+@contextlib.contextmanager
+def atomic_dir(final):
+    """Yield a new temporary folder next to `final`; on success it replaces `final` (an older one is deleted), on any
+    error it is deleted."""
+    final = Path(final)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    old = final.with_name(f".{final.name}.{os.getpid()}.old")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        yield tmp
+        if final.exists():
+            os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException as e:
+        written = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()) if tmp.is_dir() else 0
+        shutil.rmtree(tmp, ignore_errors=True)
+        why = storage_error(e, final / "x", written)
         if why is None:
             raise
         raise why from None

@@ -27,12 +27,18 @@ def create(path):
     return f
 
 
-def frames_dataset(f, n, height, width, name="frames"):
-    """uint8 RGB frames [n,H,W,3], one frame per chunk, Blosc-LZ4 compressed: decompressing a frame costs a tenth
-    of gzip's, which keeps the training loader ahead of the GPU. Readers need `import hdf5plugin`."""
+COMPRESSION = ("blosc-lz4", "gzip")
+COMPRESSION_HELP = ("blosc-lz4: fast (a frame decompresses in a third of gzip's time); HDF5's own tools need the "
+                    "plugin path (README) | gzip: level 1, about 25 % smaller, read by every HDF5 tool without plugins")
+
+
+def frames_dataset(f, n, height, width, name="frames", compression="blosc-lz4"):
+    """uint8 RGB frames [n,H,W,3], one frame per chunk, compressed (COMPRESSION_HELP). Readers of blosc-lz4 need
+    `import hdf5plugin`; gzip is HDF5's built-in deflate."""
+    filters = (hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE) if compression == "blosc-lz4"
+               else {"compression": "gzip", "compression_opts": 1})
     return f.create_dataset(name, shape=(n, height, width, 3), maxshape=(None, height, width, 3), dtype=np.uint8,
-                            chunks=(1, height, width, 3), track_times=False, fletcher32=True,
-                            **hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
+                            chunks=(1, height, width, 3), track_times=False, fletcher32=True, **filters)
 
 
 def dataset(f, name, data=None, **kw):

@@ -4,10 +4,10 @@ OpenPose BODY_25 + face-70 + hand-21."""
 import os
 
 import numpy as np
-from tqdm import tqdm
 
 from ..io.poses import POSE_PARTS
 from ..keypoints import BLAZEPOSE_TO_BODY25, MIDPOINTS
+from ..progress import Bar
 from .native_logs import without_native_logs
 
 # Face-mesh landmark of each of the 68 iBUG points (OpenPose face 0..67); 68 and 69 are the pupils.
@@ -87,7 +87,7 @@ def estimate(frames, c, start, stop):
     with without_native_logs():
         est = HolisticEstimator(c["model_complexity"], c["min_detection_confidence"], c["min_tracking_confidence"])
         try:
-            for i in tqdm(range(start, stop), desc="pose", unit="frame", leave=False):
+            for i in Bar(range(start, stop), desc="pose", unit="frame", leave=False):
                 if i > start and i % chunk == 0:
                     est.reset()
                 for part, kps in est(frames[i]).items():

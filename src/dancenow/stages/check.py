@@ -16,20 +16,10 @@ from ..io.atomic import atomic_path
 from ..io.jsonfile import write_json
 from ..io.poses import read_poses
 from ..keypoints import has_person
+from ..training.budget import STEP_TIMES, plan_seconds
 from ..training.phases import phase_plan, training_frames
 
 log = logging.getLogger(__name__)
-
-# Seconds per training step measured by this project (README, Benchmarks), per preset and phase, with where.
-STEP_TIMES = {
-    "tiny": ("2-core CPU (AVX2), busy", {"main": 0.14, "face": 0.14},
-             "tests' training logs; the face phase counted at the main phase's step time"),
-    "quick": ("2-core CPU (AVX2), idle", {"main": 0.49, "face": 0.49},
-              "README, CPU threads; the face phase counted at the main phase's step time"),
-    "paper": ("one H100, batch 1, float32", {"global": 0.0848, "main": 0.108, "face": 0.0394},
-              "README, EDN at the paper's size"),
-}
-
 
 def video_facts(frames_path, poses):
     """What the target's video is: its size, frame rate (and whether it varied), rotation, audio, and the frames
@@ -51,9 +41,9 @@ def video_facts(frames_path, poses):
 def training_time(n_frames_trained):
     """Per preset: the iterations of its phases and the hours they take at the measured step times."""
     out = {}
-    for preset, (device, steps, where) in STEP_TIMES.items():
+    for preset, (device, _, where) in STEP_TIMES.items():
         plan = phase_plan(settings(load([f"preset={preset}"]), "train"))
-        seconds = sum(n * steps.get(phase, steps["main"]) for phase, n in plan)
+        seconds = plan_seconds(plan, preset)
         out[preset] = {"phases": dict(plan), "device": device, "hours": round(seconds / 3600, 2), "from": where,
                        "epochs": round(sum(n for p, n in plan if p != "face") / max(1, n_frames_trained), 1)}
     return out

@@ -14,7 +14,6 @@ import logging
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .. import metrics
 from ..conf import section, settings
@@ -30,6 +29,7 @@ from ..keypoints import has_person
 from ..lpips import images_to_tensor, load_lpips
 from ..models.checkpoint import load_performer
 from ..pose.estimate import estimate_video
+from ..progress import Bar
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def run(cfg):
         raise UserError(f"{c['poses']} has {len(poses['body'])} frames of poses but {c['frames']} has {n}")
     log.info("evaluating %s on held-out frames %d..%d (%d) on %s", c["checkpoint"], frames[0], frames[-1],
              len(frames), device)
-    generated = np.stack(list(tqdm(generate(performer, poses, frames, height, width, device, 4, autocast),
+    generated = np.stack(list(Bar(generate(performer, poses, frames, height, width, device, 4, autocast),
                                    total=len(frames), desc="evaluate", unit="frame", leave=False)))
     estimated = estimate_video(generated, settings(cfg, "pose"), width, height)["body"]  # either pose backend
     result, per_frame = compute(generated, real, np.asarray(poses["body"])[frames], estimated, lpips, device)

@@ -9,7 +9,6 @@ import logging
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from ..conf import section, settings
 from ..errors import UserError
@@ -18,6 +17,7 @@ from ..io import h5
 from ..io.atomic import atomic_path
 from ..io.video import MIN_FRAMES, VideoReader, extract_audio
 from ..pose.estimate import estimate_video
+from ..progress import Bar
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,10 @@ def run(cfg):
         if not extract_audio(c["input"], audio_tmp):
             audio_tmp.write_bytes(b"")  # zero bytes: the video has no sound
         with h5.create(frames_tmp) as f:
-            ds = h5.frames_dataset(f, 0, out_h, out_w)
+            ds = h5.frames_dataset(f, 0, out_h, out_w, compression=c["compression"])
             n = 0
             total = min(filter(None, (reader.frame_count, c["max_frames"])), default=None)
-            for frame in tqdm(reader, total=total, desc="extract", unit="frame", leave=False):
+            for frame in Bar(reader, total=total, desc="extract", unit="frame", leave=False):
                 if c["max_frames"] is not None and n >= c["max_frames"]:
                     break
                 ds.resize(n + 1, axis=0)

@@ -1,42 +1,30 @@
-"""grid: source dancer | extracted pose | every target, side by side, with the music.
+"""grid: source dancer, extracted pose and every target in a grid of captioned tiles, with the music: two targets
+make the blog's 2x2 (source, pose / target A, target B); other counts a layout near 16:9 (`grid.columns`, auto
+by default; dancenow.layout).
 
-Without source frames (`grid.source_frames=null`, e.g. a dance made up by `dancenow choreo`): pose | every target,
+Without source frames (`grid.source_frames=null`, e.g. a dance made up by `dancenow choreo`): pose, every target,
 at the fps and canvas of the poses."""
 
 import contextlib
 import logging
-
-import cv2
-import numpy as np
-from tqdm import tqdm
 
 from ..conf import section
 from ..errors import UserError
 from ..io import h5
 from ..io.atomic import atomic_path
 from ..io.poses import read_poses
-from ..io.video import VideoWriter, even_size
+from ..io.video import VideoWriter
 from ..labels import draw_labels
+from ..layout import Grid
+from ..progress import Bar
 
 log = logging.getLogger(__name__)
-
-CAPTION_HEIGHT = 24
-
-
-def tile(image, tile_height, caption):
-    h, w = image.shape[:2]
-    tile_width = even_size(round(w * tile_height / h))
-    body = cv2.resize(image, (tile_width, tile_height), interpolation=cv2.INTER_AREA)
-    bar = np.full((CAPTION_HEIGHT, tile_width, 3), 24, np.uint8)
-    cv2.putText(bar, caption, (6, CAPTION_HEIGHT - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (235, 235, 235), 1, cv2.LINE_AA)
-    return np.vstack([bar, body])
 
 
 def run(cfg):
     c = section(cfg, "grid")
     if len(c["targets"]) != len(c["names"]):
         raise UserError("grid.targets and grid.names must have the same length")
-    tile_h = c["tile_height"]
     poses = read_poses(c["source_poses"], "source poses")
     with contextlib.ExitStack() as stack:
         if c["source_frames"] is None:  # no source video (a made-up dance): pose | targets
@@ -55,13 +43,17 @@ def run(cfg):
             if g["frames"].shape[0] != n:
                 raise UserError(f"target {name} has {g['frames'].shape[0]} rendered frames, the source {n}")
 
-        def row(i):
-            tiles = [] if frames is None else [tile(frames[i], tile_h, "source")]
-            tiles.append(tile(draw_labels(poses, i, fh, fw), tile_h, "pose"))
-            return np.hstack(tiles + [tile(g["frames"][i], tile_h, nm) for nm, g in zip(c["names"], sources)])
+        sizes = ([] if frames is None else [(fh, fw)]) + [(fh, fw)] + [g["frames"].shape[1:3] for g in sources]
+        captions = ([] if frames is None else ["source"]) + ["pose"] + list(c["names"])
+        layout = Grid(sizes, captions, c["tile_height"], c["columns"])
 
-        height, width = row(0).shape[:2]
-        with atomic_path(c["output"]) as tmp, VideoWriter(tmp, width, height, fps, c["audio"], c["crf"]) as w:
-            for i in tqdm(range(n), desc="grid", unit="frame", leave=False):
-                w.write(row(i))
-    log.info("wrote %s (%d frames, %dx%d)", c["output"], n, width, height)
+        def tiles(i):
+            return ([] if frames is None else [frames[i]]) + [draw_labels(poses, i, fh, fw)] + \
+                [g["frames"][i] for g in sources]
+
+        with atomic_path(c["output"]) as tmp, \
+                VideoWriter(tmp, layout.width, layout.height, fps, c["audio"], c["crf"]) as w:
+            for i in Bar(range(n), desc="grid", unit="frame", leave=False):
+                w.write(layout.compose(tiles(i)))
+    log.info("wrote %s (%d frames, %dx%d, %d x %d tiles)", c["output"], n, layout.width, layout.height,
+             layout.rows, layout.cols)

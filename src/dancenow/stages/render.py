@@ -5,7 +5,6 @@ import logging
 import os
 
 import torch
-from tqdm import tqdm
 
 from ..conf import section
 from ..device import amp_context, task_device
@@ -16,6 +15,7 @@ from ..io.atomic import atomic_path
 from ..io.poses import read_poses
 from ..io.video import VideoWriter
 from ..models.checkpoint import load_performer
+from ..progress import Bar
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ def run(cfg):
              ", temporal smoothing" if performer.temporal else "", ", face GAN" if performer.face else "",
              ", bfloat16" if amp else "")
     with atomic_path(c["output"]) as tmp, h5.create(tmp) as f:
-        out = h5.frames_dataset(f, n, height, width)
+        out = h5.frames_dataset(f, n, height, width, compression=c["compression"])
         frames = generate(performer, poses, range(n), height, width, device, c["batch_size"], autocast)
-        for i, frame in enumerate(tqdm(frames, total=n, desc="render", unit="frame", leave=False)):
+        for i, frame in enumerate(Bar(frames, total=n, desc="render", unit="frame", leave=False)):
             out[i] = frame
         f.attrs["fps"] = fps
         h5.set_provenance(f, "render", c, str(attrs["video_sha256"]), outputs=("output", "video"))

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..conf import section
 from ..io.atomic import atomic_path
 from ..io.video import VideoWriter
+from ..progress import Bar
 from ..synth import render_frames
 from ..synth.audio import music, write_wav
 from ..synth.body import BPM
@@ -27,6 +28,7 @@ def run(cfg):
             wav = Path(tmpdir) / "music.wav"
             write_wav(wav, music(n / fps + 0.2, seed))  # a little longer: the video stream sets the length
         with VideoWriter(tmp, w, h, fps, audio=wav) as writer:
-            for frame in render_frames(name, seed, n, fps, w, h):
+            for frame in Bar(render_frames(name, seed, n, fps, w, h), total=n, desc="synth", unit="frame",
+                             leave=False):
                 writer.write(frame)
     log.info("wrote %s", c["output"])

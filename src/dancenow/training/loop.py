@@ -13,10 +13,10 @@ import time
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from ..distributed import STOP, Stopped, rank_and_size
 from ..images import to_device
+from ..progress import Bar
 from .data import ShuffleSampler
 from .phases import global_frozen, n_params, wrap
 from .resume import interned
@@ -38,7 +38,7 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
     for m in phase.nets.values():
         m.train()
     wrap(phase, c, start + 1, world, device)
-    bar = tqdm(total=phase.iterations, initial=start, desc=f"train {phase.name}", unit="it", dynamic_ncols=True,
+    bar = Bar(total=phase.iterations, initial=start, desc=f"train {phase.name}", phase=phase.name, unit="it", dynamic_ncols=True,
                disable=not is_main, mininterval=0.5 if sys.stderr.isatty() else 30)  # batch logs: rarely
     t0, t0_it = time.perf_counter(), start
     try:

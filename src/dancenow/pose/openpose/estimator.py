@@ -8,10 +8,10 @@ gives exactly the keypoints of one pass.
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ...device import amp_context, task_device
 from ...io.poses import POSE_PARTS
+from ...progress import Bar
 from .decode import decode
 from .network import load_network, run_network
 from .track import coco18_to_body25, track_main_dancer
@@ -36,7 +36,7 @@ def detect_people(frames, c, start=0, stop=None):
     net = load_network(c["openpose_weights"], device)
     batch = int(c["batch_size"])
     people = []
-    with torch.inference_mode(), tqdm(total=stop - start, desc="pose", unit="frame", leave=False) as bar:
+    with torch.inference_mode(), Bar(total=stop - start, desc="pose", unit="frame", leave=False) as bar:
         for a in range(start, stop, batch):
             images = np.asarray(frames[a:min(stop, a + batch)])
             heatmaps, pafs = run_network(net, images, scales=tuple(c["scales"]), batch_size=batch, device=device,
