@@ -35,7 +35,7 @@ pictures: demo
 	$(BIN)/python scripts/readme-pictures.py grid results/grid.mp4 docs/demo_grid.jpg
 ifdef HELDOUT
 	for t in wide_woman:heldout_16x9 dancer_man:heldout_dancer_man; do \
-	  $(BIN)/python benchmarks/heldout_figure.py "$(HELDOUT)/$${t%%:*}" --variant "old=old defaults" \
+	  $(BIN)/python benchmarks/heldout_figure.py "$(HELDOUT)/$${t%%:*}" --variant "old=today's old defaults" \
 	    --variant "new=new defaults" --out "docs/$${t##*:}.jpg" || exit 1; done
 endif
 
