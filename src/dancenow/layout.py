@@ -5,6 +5,8 @@ import math
 import cv2
 import numpy as np
 
+from .io.video import even_size
+
 SCREEN_ASPECT = 16 / 9
 BACKGROUND = 16  # grey level of empty cells and of the bars beside a tile narrower than its cell
 CAPTION_BACKGROUND = 24
@@ -12,10 +14,6 @@ CAPTION_COLOR = (235, 235, 235)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MIN_TEXT_HEIGHT = 10  # pixels of a capital letter: below this a caption is hard to read
 TEXT_FRACTION = 0.06  # a capital letter's height relative to the tile's
-
-
-def even(x):
-    return int(x) + (int(x) % 2)
 
 
 def columns(n_tiles, tile_aspect, aspect=SCREEN_ASPECT):
@@ -33,7 +31,7 @@ def caption_style(tile_height, width, text):
     capitals TEXT_FRACTION of the tile's height, shrunk to fit the width but never below MIN_TEXT_HEIGHT px; a text
     that still does not fit is cut, ending in '..'."""
     text_h = max(MIN_TEXT_HEIGHT, TEXT_FRACTION * tile_height)
-    bar = even(math.ceil(text_h * 1.9))
+    bar = even_size(math.ceil(text_h * 1.9))
     h1 = cv2.getTextSize("H", FONT, 1.0, 1)[0][1]
     room = 0.92 * width
     shown = text
@@ -71,13 +69,12 @@ class Grid:
     `grid.compose(images)` for every frame. n_columns 0 chooses by `columns`."""
 
     def __init__(self, sizes, captions, tile_height, n_columns=0):
-        self.captions = list(captions)
         self.cell_h = tile_height
-        self.cell_w = even(max(round(w * tile_height / h) for h, w in sizes))
+        self.cell_w = even_size(max(round(w * tile_height / h) for h, w in sizes))
         n = len(sizes)
         self.cols = min(n, n_columns) if n_columns else columns(n, self.cell_w / self.cell_h)
         self.rows = math.ceil(n / self.cols)
-        self.bars = [caption_bar(c, self.cell_w, tile_height) for c in self.captions]
+        self.bars = [caption_bar(c, self.cell_w, tile_height) for c in captions]
         self.bar_h = max(b.shape[0] for b in self.bars)
         self.height, self.width = self.rows * (self.bar_h + self.cell_h), self.cols * self.cell_w
 

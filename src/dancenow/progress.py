@@ -190,7 +190,6 @@ class Printer:
 
     def __init__(self, progress, stream=sys.stderr, every=LINE_EVERY):
         self.progress, self.stream, self.every = progress, stream, every
-        self._wake = threading.Event()
         self._lock = threading.Lock()
         threading.Thread(target=self._loop, name="dancenow-progress", daemon=True).start()
 
@@ -199,7 +198,8 @@ class Printer:
             print(self.progress.line(), file=self.stream, flush=True)
 
     def _loop(self):
-        while not self._wake.wait(self.every):
+        while True:
+            time.sleep(self.every)
             if self.progress._running():
                 self.print()
 

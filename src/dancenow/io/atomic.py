@@ -27,10 +27,7 @@ def atomic_path(final):
         written = tmp.stat().st_size if tmp.is_file() else 0
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        why = storage_error(e, final, written)
-        if why is None:
-            raise
-        raise why from None
+        _raise_as_storage_error(e, final, written)
 
 
 @contextlib.contextmanager
@@ -52,10 +49,15 @@ def atomic_dir(final):
     except BaseException as e:
         written = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()) if tmp.is_dir() else 0
         shutil.rmtree(tmp, ignore_errors=True)
-        why = storage_error(e, final / "x", written)
-        if why is None:
-            raise
-        raise why from None
+        _raise_as_storage_error(e, final / "x", written)
+
+
+def _raise_as_storage_error(e, final, written):
+    """Re-raise a failed write's error `e` as a StorageError where the disk is the cause, else as it is."""
+    why = storage_error(e, final, written)
+    if why is None:
+        raise e
+    raise why from None
 
 
 def _errno(e):
