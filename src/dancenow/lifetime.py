@@ -5,9 +5,10 @@ its jobs running when it is killed: a stage would finish and write its outputs a
 writer beside the user's rerun. So the workflow marks itself in the environment (`mark_workflow`) and, once it
 runs jobs, stops them on SIGTERM, SIGINT and SIGHUP (`stop_jobs_on_signals`); every stage it starts watches it and
 stops when it is gone (`die_with_workflow`). A stage stops by SystemExit on SIGTERM: its temporaries are deleted,
-a Slurm waiter cancels its job.
+a Slurm waiter cancels its job. A stage whose cleanup hangs still ends GRACE_S later, its threads' stacks in its log.
 """
 
+import faulthandler
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ import threading
 
 ENV = "DANCENOW_WORKFLOW"  # "pid:start time" of the snakemake process that runs the stages
 POLL_S = 1.0
+GRACE_S = 10.0  # seconds a stopping stage may take to clean up
 
 
 def _start_time(pid):
@@ -69,10 +71,21 @@ def stop_jobs_on_signals(log=lambda line: print(line, file=sys.stderr, flush=Tru
         signal.signal(sig, stop)
 
 
+def _end_within_grace():
+    """Arm faulthandler's watchdog: a C thread that needs neither the GIL nor any lock Python code could hold, so it
+    fires even where the cleanup hangs in a library; it prints every thread's stack to stderr and exits (status 1)."""
+    faulthandler.dump_traceback_later(GRACE_S, exit=True)
+
+
+def _on_sigterm(*_):
+    _end_within_grace()
+    sys.exit(128 + signal.SIGTERM)
+
+
 def die_with_workflow():
-    """In a stage: SIGTERM exits through SystemExit (finally blocks run); started by the workflow, the stage
-    SIGTERMs itself within POLL_S of the workflow's end."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    """In a stage: SIGTERM exits through SystemExit (finally blocks run; at most GRACE_S); started by the workflow,
+    the stage SIGTERMs itself within POLL_S of the workflow's end."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     mark = os.environ.get(ENV, "")
     pid, _, started = mark.partition(":")
     if not pid.isdigit() or int(pid) == os.getpid():
@@ -81,6 +94,9 @@ def die_with_workflow():
     def watch():
         while str(_start_time(int(pid))) == started:  # None once it has ended
             threading.Event().wait(POLL_S)
+        _end_within_grace()  # also where the main thread never gets back to Python to run the handler
+        print(f"dancenow: the workflow that started this stage (pid {pid}) has ended: stopping", file=sys.stderr,
+              flush=True)
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="dancenow-workflow-watch", daemon=True).start()
