@@ -65,24 +65,24 @@ def test_the_line_counts_jobs_and_adds_measured_times(tmp_path):
     clock.t += 10
     report(tmp_path / "1", desc="extract", unit="frame", n=50, total=100, elapsed=10.0)  # 0.2 s a frame: 10 s to go
     assert "running extract a (frame 50 of 100)" in run.line()
-    assert run.remaining(jobs[1]) == pytest.approx(10.0)
+    assert run.work_left(jobs[1]) == pytest.approx(10.0)
     clock.t += 10
     run.finished(1)
     assert not (tmp_path / "1").exists()  # the finished job's report is gone
-    assert run.remaining(jobs[2]) == pytest.approx(20.0)  # the other extract: as long as the first took
+    assert run.work_left(jobs[2]) == pytest.approx(20.0)  # the other extract: as long as the first took
     run.started(2)
     clock.t += 5
-    assert run.remaining(jobs[2]) == pytest.approx(15.0)
+    assert run.work_left(jobs[2]) == pytest.approx(15.0)
     run.finished(2)
     run.started(3)
     clock.t += 30
     report(tmp_path / "3", desc="train main", n=60, total=100, elapsed=30.0, phase="main")  # 0.5 s a step
     line = run.line()
     assert line.startswith("dancenow: 2 of 5 jobs done, 55 s in; running train a (main step 60 of 100)")
-    assert run.remaining(jobs[3]) == pytest.approx(40 * 0.5 + 20 * 0.25)  # main measured, face from the table
+    assert run.work_left(jobs[3]) == pytest.approx(40 * 0.5 + 20 * 0.25)  # main measured, face from the table
     report(tmp_path / "3", desc="train face", n=10, total=20, elapsed=2.0, phase="face")  # 0.2 s a face step
-    assert run.remaining(jobs[3]) == pytest.approx(10 * 0.2)
-    assert run.remaining(jobs[4]) == pytest.approx(100 * 0.5 + 20 * 0.2)  # the next: each phase as measured
+    assert run.work_left(jobs[3]) == pytest.approx(10 * 0.2)
+    assert run.work_left(jobs[4]) == pytest.approx(100 * 0.5 + 20 * 0.2)  # the next: each phase as measured
     assert line.endswith("+ 1 job not yet timed")  # grid
     run.finished(3)
     run.started(4)
@@ -90,3 +90,34 @@ def test_the_line_counts_jobs_and_adds_measured_times(tmp_path):
     run.started(5)
     run.finished(5)
     assert run.line() == f"dancenow: 5 of 5 jobs done, {progress.minutes(clock.t - 1000.0)} in"
+
+
+def test_jobs_side_by_side_count_their_share_of_the_cores(tmp_path):
+    """Two trainings on 1 of 2 cores each: 0.6 s a step each is 0.3 s of the machine; a 1-core render that took 40 s
+    cost 20."""
+    clock = Clock()
+    plan = [("main", 100)]
+    jobs = {1: Job("train", "train a", report=str(tmp_path / "1"), plan=plan, share=0.5),
+            2: Job("train", "train b", report=str(tmp_path / "2"), plan=plan, share=0.5),
+            3: Job("render", "render a", share=0.5),
+            4: Job("render", "render b", share=0.5),
+            5: Job("grid", "grid", share=1.0)}
+    run = RunProgress(jobs, lambda phase: 0.4, clock=clock)
+    assert run.work_left(jobs[1]) == pytest.approx(100 * 0.4)  # the table's step time is the whole machine's
+    run.started(1)
+    run.started(2)
+    clock.t += 30
+    report(tmp_path / "1", desc="train main", n=50, total=100, elapsed=30.0, phase="main")  # 0.6 s a step
+    report(tmp_path / "2", desc="train main", n=40, total=100, elapsed=30.0, phase="main")  # 0.75 s a step
+    assert run.work_left(jobs[1]) == pytest.approx(50 * 0.3)
+    assert run.work_left(jobs[2]) == pytest.approx(60 * 0.375)
+    run.finished(1)
+    run.finished(2)
+    run.started(3)
+    clock.t += 40
+    run.finished(3)
+    assert run.work_left(jobs[4]) == pytest.approx(20.0)
+    run.started(4)
+    clock.t += 10
+    assert run.work_left(jobs[4]) == pytest.approx(15.0)
+    assert run.line().endswith("about 15 s left + 1 job not yet timed")

@@ -2,10 +2,11 @@
 file $DANCENOW_PROGRESS names (the workflow sets it to the rule's log + '.progress'); the workflow's `RunProgress`
 reads them and prints one line for the whole run: jobs done, what runs and how far it is, an ETA.
 
-The ETA adds, per job not yet done, as if they ran one after the other: a training job's steps left in each phase
-at the step time measured for that phase in this run (before one is, the project's figures:
-dancenow.training.budget); another running job's units left at its measured rate; a job not yet started, the time
-a finished job of its rule took in this run. Jobs of a rule that has not yet run once are counted, not guessed."""
+The ETA is the work left, in seconds of the whole machine (a job on 1 of 2 cores for 10 s is 5 s of it), per job
+not yet done: a training job's steps left in each phase at the step cost measured for that phase in this run
+(before one is, the project's figures: dancenow.training.budget); another running job's units left at its measured
+rate; a job not yet started, what a finished job of its rule cost in this run. Jobs of a rule that has not yet run
+once are counted, not guessed. Where fewer jobs are left than cores, the cores left idle make it low."""
 
 import contextlib
 import json
@@ -76,6 +77,7 @@ class Job:
     label: str
     report: Optional[str] = None
     plan: Optional[list] = None  # [(phase, iterations)] of a training job
+    share: float = 1.0  # its threads / the workflow's cores
     started: Optional[float] = None
     finished: Optional[float] = None
     last: dict = field(default_factory=dict)
@@ -99,7 +101,7 @@ class RunProgress:
         self.step_time = step_time
         self.clock = clock
         self.t0 = clock()
-        self.phase_rates = {}  # training phase -> seconds per step measured in this run
+        self.phase_rates = {}  # training phase -> seconds of the machine per step, measured in this run
 
     def started(self, key):
         if key in self.jobs:
@@ -132,7 +134,7 @@ class RunProgress:
 
     def _note_rate(self, job, state):
         if job.plan and state and state.get("phase") and self._rate(state):
-            self.phase_rates[state["phase"]] = self._rate(state)
+            self.phase_rates[state["phase"]] = self._rate(state) * job.share
 
     @staticmethod
     def _rate(state):
@@ -140,8 +142,8 @@ class RunProgress:
         done = state.get("n", 0) - state.get("initial", 0)
         return state["elapsed"] / done if done > 0 and state.get("elapsed") else None
 
-    def remaining(self, job):
-        """Seconds the job still needs, or None where nothing measured says."""
+    def work_left(self, job):
+        """Seconds of the whole machine the job still needs, or None where nothing measured says."""
         if job.finished is not None:
             return 0.0
         state = self._state(job) if job.started is not None else {}
@@ -154,11 +156,12 @@ class RunProgress:
                 left += todo * (self.phase_rates.get(phase) or self.step_time(phase))
             return left
         if state and state.get("total") and self._rate(state):
-            return (state["total"] - state["n"]) * self._rate(state)
-        took = [j.finished - j.started for j in self.jobs.values() if j.rule == job.rule and j.finished is not None]
-        if not took:
+            return (state["total"] - state["n"]) * self._rate(state) * job.share
+        cost = [(j.finished - j.started) * j.share for j in self.jobs.values()
+                if j.rule == job.rule and j.finished is not None]
+        if not cost:
             return None
-        return max(0.0, sum(took) / len(took) - (self.clock() - job.started if job.started else 0.0))
+        return max(0.0, sum(cost) / len(cost) - (self.clock() - job.started if job.started else 0.0) * job.share)
 
     def line(self):
         done = sum(j.finished is not None for j in self.jobs.values())
@@ -174,7 +177,7 @@ class RunProgress:
             running.append(f"{job.label}{where}")
         if running:
             parts.append("running " + ", ".join(running))
-        left = [self.remaining(j) for j in self.jobs.values() if j.finished is None]
+        left = [self.work_left(j) for j in self.jobs.values() if j.finished is None]
         known = [s for s in left if s is not None]
         if left:
             untimed = len(left) - len(known)
@@ -230,6 +233,7 @@ def follow_workflow(workflow, preset, train_overrides, every=LINE_EVERY):
 
     plan = phase_plan(settings(load([f"preset={preset}", *train_overrides]), "train"))
     dag = workflow.dag
+    cores = max(1, int(workflow.cores or 1))
     jobs = {}
     for job in dag.needrun_jobs():
         if job.is_group() or job.rule.name == "all":
@@ -237,7 +241,8 @@ def follow_workflow(workflow, preset, train_overrides, every=LINE_EVERY):
         label = " ".join([job.rule.name, *(str(v) for v in job.wildcards_dict.values())])
         log = str(job.log[0]) if job.log else None
         jobs[dag.jobid(job)] = Job(job.rule.name, label, report=f"{log}.progress" if log else None,
-                                   plan=plan if job.rule.name.startswith("train") else None)
+                                   plan=plan if job.rule.name.startswith("train") else None,
+                                   share=min(1.0, max(1, job.threads) / cores))
     progress = RunProgress(jobs, lambda phase: step_seconds(preset, phase))
     printer = Printer(progress, every=every)
     logging.getLogger("snakemake.logging").addHandler(SnakemakeEvents(progress, printer, set(jobs)))

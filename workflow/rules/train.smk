@@ -12,7 +12,7 @@ rule train:
         f"{RESULTS}/logs/train/{{target}}.log",
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    threads: TRAIN_THREADS
     resources:
         **resources_of("train"),
     params:
