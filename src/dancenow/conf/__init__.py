@@ -93,7 +93,7 @@ def help_text(stage, overrides=()):
                 lines.append(f"  {prefix}{name}={shown}  ({schema.describe(tp, meta)}) {meta['help']}")
 
     walk(typing_section(stage), values[stage], f"{stage}.")
-    lines += ["", "common keys:", "  preset=quick  (tiny | quick | paper) the sizes of the stages",
+    lines += ["", "common keys:", "  preset=quick  (tiny | demo | quick | paper) the sizes of the stages",
               "  variant=null  (frame | temporal | temporal_face) EDN's ablation variants of train"]
     common = [(n, t, m) for n, t, m, is_section in schema.fields(schema.Config) if not is_section]
     for name, tp, meta in common:

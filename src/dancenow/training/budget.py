@@ -4,15 +4,19 @@
 STEP_TIMES = {
     "tiny": ("2-core CPU (AVX2), busy", {"main": 0.14, "face": 0.14},
              "tests' training logs; the face phase counted at the main phase's step time"),
-    "quick": ("2-core CPU (AVX2), idle", {"main": 0.49, "face": 0.49},
-              "README, CPU threads; the face phase counted at the main phase's step time"),
+    "quick": ("2-core CPU, idle", {"main": 0.49, "face": 0.093},
+              "README: CPU threads (main); the face phase on alice's frames, 2026-12-04 (64 px crops)"),
     "paper": ("one H100, batch 1, float32", {"global": 0.0848, "main": 0.108, "face": 0.0394},
               "README, EDN at the paper's size"),
 }
 
 
+SIZES_OF = {"demo": "quick"}  # a preset with another's sizes (only its budget differs) steps at that one's times
+
+
 def step_seconds(preset, phase):
-    return STEP_TIMES[preset][1].get(phase, STEP_TIMES[preset][1]["main"])
+    times = STEP_TIMES[SIZES_OF.get(preset, preset)][1]
+    return times.get(phase, times["main"])
 
 
 def plan_seconds(plan, preset):
