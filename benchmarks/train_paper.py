@@ -10,6 +10,10 @@ Beside each phase's ms/step, samples/s and peak memory it prints the FLOPs of on
 forward and backward of the generator and the discriminators) and the fraction of the device's peak that rate is,
 the peak being a large matmul timed in the same run (bf16 and fp32 on a GPU, fp32 on a CPU; benchmarks/hardware.py),
 and first a line with the device (on a CPU its model, its matmul instruction-set flags and the OpenMP policy).
+
+On a GPU each phase runs in the training's default kernels (`train.deterministic=false`: cuDNN autotuned;
+`train.channels_last` on) and, for the comparison, in the exact ones (deterministic, contiguous layout), each with
+and without bfloat16 autocast. On a CPU the training is always exact and contiguous: one run per phase.
 """
 
 import argparse
@@ -26,13 +30,14 @@ from omegaconf import OmegaConf
 from torch.utils.flop_counter import FlopCounterMode
 
 from dancenow import conf
-from dancenow.device import amp_context
+from dancenow.device import amp_context, layout
 from dancenow.images import to_device
 from dancenow.models.checkpoint import coarse_config, face_config, generator_config
 from dancenow.models.performer import build_generator
 from dancenow.stages import train
 from dancenow.training.data import PoseFrameDataset
 from dancenow.training.phases import face_phase, generator_phase, phase_plan
+from dancenow.training.resume import kernels
 from dancenow.io import h5
 from dancenow.io import poses as poses_io
 from dancenow.models.losses import perceptual_loss
@@ -57,9 +62,14 @@ def make_data(folder, height, width, n):
     return folder / "frames.h5", folder / "poses.h5"
 
 
-def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
+def bench_phase(name, c, frames, poses, workdir, device, amp, steps, fast, warmup=2):
     """ms/step, samples/s, generated frames/s, FLOPs of a step and peak GPU memory (GiB, None on a CPU) of `steps`
-    steps of one phase."""
+    steps of one phase; `fast`: the training's default kernels and layout (on a GPU: autotuned, channels last)."""
+    with kernels(device, exact=not fast):
+        return timed_phase(name, c, frames, poses, workdir, device, amp, steps, fast, warmup)
+
+
+def timed_phase(name, c, frames, poses, workdir, device, amp, steps, fast, warmup):
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
@@ -79,7 +89,9 @@ def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
     else:
         cfg_here = gen_cfg if name == "main" else coarse_config(gen_cfg)
         phase = generator_phase(name, steps, c, cfg_here, ds, vgg, device, autocast)
-    batches = [to_device({k: v[None] for k, v in ds[i % len(ds)].items()}, device) for i in range(steps + warmup)]
+    phase.to_layout(layout(None if fast else False, device))
+    batches = [phase.batch(to_device({k: v[None] for k, v in ds[i % len(ds)].items()}, device))
+               for i in range(steps + warmup)]
     for b in batches[:warmup - 1]:
         phase.step(phase, b)
     with FlopCounterMode(display=False) as counter:  # the last warm-up step, counted (it runs slower so)
@@ -92,7 +104,7 @@ def bench_phase(name, c, frames, poses, workdir, device, amp, steps, warmup=2):
     seconds = (time.perf_counter() - t) / steps
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     per_sample = 2 if c["temporal"] and name != "face" else 1  # a temporal sample generates two frames
-    return dict(phase=name, amp=on, size=f"{ds.width}x{ds.height}", sec_per_step=seconds,
+    return dict(phase=name, amp=on, fast=fast, size=f"{ds.width}x{ds.height}", sec_per_step=seconds,
                 samples_per_s=1 / seconds, frames_per_s=per_sample / seconds, peak_gib=peak,
                 flops_per_step=counter.get_total_flops())
 
@@ -119,14 +131,16 @@ def main():
         tmp = Path(tmp)
         frames, poses = make_data(tmp, H, W, args.frames)
         phases = [p for p, _ in phase_plan(c)]
-        for amp in ([True, False] if device.type == "cuda" else [False]):
+        gpu = device.type == "cuda"
+        for fast, amp in ([(True, True), (False, True), (True, False), (False, False)] if gpu else [(True, False)]):
             for phase in phases:
-                r = bench_phase(phase, c, frames, poses, tmp, device, amp, args.steps)
+                r = bench_phase(phase, c, frames, poses, tmp, device, amp, args.steps, fast)
                 dtype = "bf16" if r["amp"] else "fp32"
                 r["fraction_of_peak"] = r["flops_per_step"] / r["sec_per_step"] / peak[dtype]
                 results.append(r)
                 memory = f"{r['peak_gib']:.2f} GiB" if r["peak_gib"] is not None else "n/a"
-                print(f"{phase:7s} {r['size']:>9s} amp={'bf16' if r['amp'] else 'off':4s} "
+                kind = ("fast" if fast else "exact") if gpu else "cpu"
+                print(f"{phase:7s} {r['size']:>9s} amp={'bf16' if r['amp'] else 'off':4s} {kind:5s} "
                       f"{r['sec_per_step'] * 1000:8.1f} ms/step  {r['samples_per_s']:7.2f} samples/s  "
                       f"{r['frames_per_s']:7.2f} frames/s  {r['flops_per_step'] / 1e9:7.1f} GFLOP/step  "
                       f"{r['fraction_of_peak']:6.1%} of {dtype} peak  memory {memory}", flush=True)

@@ -266,6 +266,52 @@ def test_resume_in_process_and_config_change(small, tmp_path, caplog):
     assert "different train config" in caplog.text and "resuming" not in caplog.text
 
 
+def test_channels_last_trains_the_same_networks_and_resumes_either_way(small, tmp_path, caplog):
+    """train.channels_last (on GPUs by default) changes the memory layout, not the arithmetic: on the CPU the first
+    step's losses are those of the default layout within float rounding, and after 4 main and 2 face steps the
+    losses and the rendered frames still agree; a run resumes across the setting."""
+    frames, poses = small
+    caplog.set_level(logging.INFO, logger="dancenow")
+    steps = ("train.iterations=4", "train.face.iterations=2", "train.log_every=1")
+    train_stage.run(train_cfg(frames, poses, tmp_path / "default", *steps))
+    assert "channels last" not in caplog.text  # the CPU's default
+    train_stage.run(train_cfg(frames, poses, tmp_path / "last", *steps, "train.channels_last=true"))
+    assert "channels last" in caplog.text
+    a, b = (torch.load(tmp_path / d / "generator.pt", weights_only=True) for d in ("default", "last"))
+    assert any(t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
+               for t in b["generator"].values())  # it did train in the other layout
+    ha, hb = a["meta"]["history"], b["meta"]["history"]
+    assert [(h["phase"], h["iteration"]) for h in ha] == [(h["phase"], h["iteration"]) for h in hb]
+    for i, (x, y) in enumerate(zip(ha, hb)):
+        for k in x.keys() - {"phase", "iteration"}:  # the first step: the same networks and batch
+            assert x[k] == pytest.approx(y[k], rel=1e-5 if i == 0 else 1e-2, abs=1e-6), (i, k)
+    difference = abs(mean_l1(tmp_path / "default" / "generator.pt", frames, poses)
+                     - mean_l1(tmp_path / "last" / "generator.pt", frames, poses))
+    assert difference < 1e-3, difference
+    no_face = "train.face.enabled=false"
+    train_stage.run(train_cfg(frames, poses, tmp_path / "resumed", "train.iterations=2", no_face,
+                              "train.channels_last=true"))
+    caplog.clear()
+    train_stage.run(train_cfg(frames, poses, tmp_path / "resumed", "train.iterations=4", no_face))
+    assert "resuming from iteration 2 of phase main" in caplog.text
+
+
+def test_gpu_kernels_fast_unless_deterministic_and_the_cpu_always_exact():
+    from dancenow.training.resume import kernels
+
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
+    with kernels(torch.device("cuda"), exact=False):  # only flags: no GPU needed
+        assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+        assert not torch.are_deterministic_algorithms_enabled()
+    with kernels(torch.device("cuda"), exact=True):
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert torch.are_deterministic_algorithms_enabled()
+    for exact in (True, False):
+        with kernels(torch.device("cpu"), exact):
+            assert torch.are_deterministic_algorithms_enabled()
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark) == before
+
+
 def test_an_untrained_generator_and_a_silent_render_are_said(small_target, tmp_path, caplog):
     frames, poses = small_target
     with caplog.at_level(logging.WARNING):

@@ -13,6 +13,12 @@ def task_device():
     return torch.device("cuda", local_rank()) if torch.cuda.is_available() else torch.device("cpu")
 
 
+def layout(channels_last, device):
+    """The memory format of the networks and batches: channels-last where `channels_last` says so (None: on GPUs)."""
+    on = device.type == "cuda" if channels_last is None else channels_last
+    return torch.channels_last if on else torch.contiguous_format
+
+
 def amp_context(setting, device, key):
     """(context, on): bfloat16 autocast on a GPU that supports it (setting auto | bf16), exact float32 elsewhere.
     `key` names the setting in messages (train.amp, render.amp, ...)."""

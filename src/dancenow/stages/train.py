@@ -36,7 +36,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from .. import __version__
 from ..conf import section
-from ..device import amp_context, task_device
+from ..device import amp_context, layout, task_device
 from ..distributed import process_group, rank_and_size
 from ..io import h5
 from ..models.checkpoint import FORMAT_VERSION, LABEL, coarse_config, face_config, generator_config, write_checkpoint
@@ -45,7 +45,7 @@ from ..plate import static_plate
 from ..training.data import PoseFrameDataset
 from ..training.loop import train_phase, tb_writer
 from ..training.phases import check_sizes, face_phase, generator_phase, phase_plan, training_frames
-from ..training.resume import (deterministic, fingerprint, interned, restore, resumable, resume_step, rng_state,
+from ..training.resume import (fingerprint, interned, kernels, restore, resumable, resume_step, rng_state,
                                seed_everything)
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def run(cfg):
     workdir, output = Path(c["workdir"]), Path(c["output"])
     latest = workdir / "latest.pt"
     autocast, amp = amp_context(c["amp"], device, "train.amp")
+    memory_format = layout(c["channels_last"], device)
 
     # the data: every frame with a person, but the held-out last ones
     probe = PoseFrameDataset(c["frames"], c["poses"])
@@ -106,7 +107,7 @@ def run(cfg):
 
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    with deterministic(device), logging_redirect_tqdm(), process_group("nccl" if device.type == "cuda" else "gloo"):
+    with kernels(device, c["deterministic"]), logging_redirect_tqdm(), process_group("nccl" if device.type == "cuda" else "gloo"):
         vgg = perceptual_loss(c["vgg_weights"], c["lambda_vgg"])
         if vgg is not None:
             vgg.to(device)
@@ -116,9 +117,11 @@ def run(cfg):
             done, history = ckpt["done"], [interned(e) for e in ckpt["meta"]["history"]]
             if ckpt["phase"] in done and dict(plan)[ckpt["phase"]] > ckpt["meta"]["iteration"]:
                 del done[ckpt["phase"]]  # more iterations asked of a finished phase: it goes on
-        info("%d frames of %dx%d, phases %s, batch %d x %d ranks, on %s%s", len(frames), W, H,
+        info("%d frames of %dx%d, phases %s, batch %d x %d ranks, on %s%s%s%s", len(frames), W, H,
              ", ".join(f"{p} {n} it" for p, n in plan), c["batch_size"], world, device,
-             " (bfloat16 autocast)" if amp else "")
+             " (bfloat16 autocast)" if amp else "", ", channels last" if memory_format is torch.channels_last else "",
+             ", cuDNN autotuned kernels (train.deterministic=false)" if device.type == "cuda" and not
+             c["deterministic"] else "")
         writer = tb_writer(workdir / "tb", resume_step(ckpt, plan)) if is_main else None
         try:
             for index, (name, iterations) in enumerate(plan):
@@ -132,6 +135,7 @@ def run(cfg):
                     phase = generator_phase(name, iterations, c, gen_cfg if name == "main" else coarse_config(gen_cfg),
                                             dataset(name), vgg, device, autocast,
                                             done.get("global") if name == "main" else None, plate)
+                phase.to_layout(memory_format)
                 start, window = 0, None
                 if ckpt is not None and ckpt["phase"] == name:
                     start, window = restore(phase, ckpt, device), ckpt["window"]

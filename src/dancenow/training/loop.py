@@ -26,7 +26,7 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
     """Iterations start+1 .. phase.iterations of one phase: steps, loss logging, samples, checkpoints, stopping.
     `window`: the losses summed since the last log line of a resumed run (None: a fresh one)."""
     ds = phase.dataset
-    sample_item = to_device({k: v[None] for k, v in ds[len(ds) // 2].items()}, device)
+    sample_item = phase.batch(to_device({k: v[None] for k, v in ds[len(ds) // 2].items()}, device))
     ds.close()  # workers open their own handles
     loader = DataLoader(ds, batch_size=c["batch_size"], drop_last=True, num_workers=c["num_workers"],
                         sampler=ShuffleSampler(len(ds), seed, start * c["batch_size"], rank_and_size()[0], world),
@@ -46,7 +46,7 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
             if it > start + 1 and global_frozen(phase, c, it - 1) != global_frozen(phase, c, it):
                 info("iteration %d: the global generator trains too from now on", it)
                 wrap(phase, c, it, world, device)
-            batch = to_device(next(batches), device)
+            batch = phase.batch(to_device(next(batches), device))
             losses = phase.step(phase, batch)
             stop = STOP.is_set()
             if world > 1:

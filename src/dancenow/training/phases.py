@@ -22,6 +22,16 @@ class Phase:
         self.name, self.iterations, self.nets, self.opts = name, iterations, nets, opts
         self.dataset, self.step, self.losses, self.sample = dataset, step, losses, sample
         self.train_nets = nets
+        self.memory_format = torch.contiguous_format
+
+    def to_layout(self, memory_format):
+        """Networks (and, in the loop, batches) in `memory_format`; before wrap, whose DDP keeps the parameters."""
+        self.memory_format = memory_format
+        for m in self.nets.values():
+            m.to(memory_format=memory_format)
+
+    def batch(self, batch):
+        return {k: v.contiguous(memory_format=self.memory_format) if v.dim() == 4 else v for k, v in batch.items()}
 
 
 def phase_plan(c):

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 # train config keys that do not change the trained weights: left out of the resume fingerprint (the iterations of
 # each phase are checked against the checkpoint's plan instead)
 NOT_TRAINING = ("frames", "poses", "output", "workdir", "vgg_weights", "iterations", "global_iterations",
-                "checkpoint_every", "sample_every", "log_every", "num_workers", "amp")
+                "checkpoint_every", "sample_every", "log_every", "num_workers", "amp", "deterministic",
+                "channels_last")
 
 
 def seed_everything(seed):
@@ -34,11 +35,15 @@ def seed_everything(seed):
 
 
 @contextlib.contextmanager
-def deterministic(device):
-    """Deterministic kernels for the duration of training; the previous global settings are restored after."""
+def kernels(device, exact):
+    """The kernels for the duration of training: deterministic ones on a CPU always and on a GPU when `exact`,
+    else cuDNN's autotuned fastest; the previous global settings are restored after."""
     prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    if device.type == "cuda":
+    if device.type == "cuda" and not exact:
+        torch.use_deterministic_algorithms(False)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = False, True
+    elif device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         # reflection padding's CUDA backward has no deterministic kernel: warn instead of failing (best effort)
         torch.use_deterministic_algorithms(True, warn_only=True)
