@@ -18,6 +18,8 @@ machines: `--stage prepare` (synth, extract, pose) on a CPU, `--stage train` on 
 """
 
 import argparse
+import re
+import statistics
 import subprocess
 import sys
 import time
@@ -108,6 +110,16 @@ def train(out, preset, name, variant, data, overrides, iterations, face_iteratio
                     f"train.face.iterations={face_iterations}", *overrides, log=d / "train.log")
 
 
+def step_cost(out, name, variant):
+    """A variant's seconds per main step, the median of its training log's readings (every log_every steps): robust
+    to the bursts of a shared machine, so that variants of different cost can be compared at equal minutes."""
+    log = (out / "ablation" / name / variant / "train.log").read_text()
+    readings = [float(t) for t in re.findall(r"main it \d+/\d+ .*? ([\d.]+) s/it", log)][1:]  # the first: warm-up
+    if not readings:
+        return "no main steps logged"
+    return f"{statistics.median(readings):.3f} s a main step (median of {len(readings)} readings)"
+
+
 def evaluate(out, preset, name, variant, data, overrides):
     d = out / "ablation" / name / variant
     if not (d / "metrics.json").exists():
@@ -142,7 +154,8 @@ def main():
                                                 args.face_iterations), runs))
     for (name, variant), s in zip(runs, seconds):
         if s:
-            print(f"trained {name}/{variant} in {s:.0f} s ({s / 60:.1f} min)", flush=True)
+            print(f"trained {name}/{variant} in {s:.0f} s ({s / 60:.1f} min); {step_cost(out, name, variant)}",
+                  flush=True)
     if args.stage == "train":
         return 0
     metrics = [evaluate(out, args.preset, *r, data[r], variants[r[1]][2]) for r in runs]
