@@ -107,7 +107,8 @@ def run(cfg):
 
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    with kernels(device, c["deterministic"]), logging_redirect_tqdm(), process_group("nccl" if device.type == "cuda" else "gloo"):
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    with kernels(device, c["deterministic"]), logging_redirect_tqdm(), process_group(backend):
         vgg = perceptual_loss(c["vgg_weights"], c["lambda_vgg"])
         if vgg is not None:
             vgg.to(device)
