@@ -18,7 +18,6 @@ machines: `--stage prepare` (synth, extract, pose) on a CPU, `--stage train` on 
 """
 
 import argparse
-import re
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 from dancenow.conf import variant_names  # noqa: E402
+from step_time import main_step_readings  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "data" / "video"
 TARGETS = {"dancer_man": VIDEOS / "dancer_man.mp4", "target_woman": VIDEOS / "target_woman.mp4",
@@ -113,8 +113,7 @@ def train(out, preset, name, variant, data, overrides, iterations, face_iteratio
 def step_cost(out, name, variant):
     """A variant's seconds per main step, the median of its training log's readings (every log_every steps): robust
     to the bursts of a shared machine, so that variants of different cost can be compared at equal minutes."""
-    log = (out / "ablation" / name / variant / "train.log").read_text()
-    readings = [float(t) for t in re.findall(r"main it \d+/\d+ .*? ([\d.]+) s/it", log)][1:]  # the first: warm-up
+    readings = main_step_readings((out / "ablation" / name / variant / "train.log").read_text())
     if not readings:
         return "no main steps logged"
     return f"{statistics.median(readings):.3f} s a main step (median of {len(readings)} readings)"

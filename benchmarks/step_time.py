@@ -40,14 +40,18 @@ def variant(spec):
     return name, [o for o, e in zip(items, is_env) if not e], env
 
 
+def main_step_readings(log):
+    """The s/it of every main-phase log line of a `dancenow train` log but the first (warm-up)."""
+    return [float(t) for t in re.findall(r"main it \d+/\d+ .*? ([\d.]+) s/it", log)][1:]
+
+
 def step_times(preset, frames, poses, steps, overrides, env):
     with tempfile.TemporaryDirectory(prefix="dancenow-steps-") as d:
         res = subprocess.run(train_command(preset, frames, poses, steps, d, overrides), capture_output=True,
                              text=True, env=env)
     if res.returncode:
         sys.exit(f"dancenow train failed:\n{res.stderr[-2000:]}")
-    times = [float(t) for t in re.findall(r"main it \d+/\d+ .*? ([\d.]+) s/it", res.stderr)]
-    return times[1:]
+    return main_step_readings(res.stderr)
 
 
 def main():
