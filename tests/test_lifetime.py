@@ -14,8 +14,8 @@ STAGE = textwrap.dedent("""
     from dancenow import lifetime
     lifetime.GRACE_S = 2.0
     lifetime.die_with_workflow()
-    print("working", file=sys.stderr, flush=True)
     try:
+        print("working", file=sys.stderr, flush=True)  # inside the try: a SIGTERM right after it still cleans up
         while True:
             time.sleep(0.05)
     finally:
