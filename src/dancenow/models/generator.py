@@ -6,10 +6,12 @@ affine parameters and ReLU everywhere, no dropout: the same layers as pix2pixHD'
 
 Upsampling (`upsample`): "transpose", pix2pixHD's stride-2 transposed 3x3 convolutions, whose uneven overlap paints a
 checkerboard; or "resize", nearest-neighbour x2 then a 3x3 convolution (Odena et al. 2016, "Deconvolution and
-Checkerboard Artifacts"), which has none.
+Checkerboard Artifacts"), which has none (computed at the input's size: ResizeConv2d).
 """
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 def norm_layer(channels):
@@ -31,8 +33,43 @@ def upsampling(ch_in, ch_out, mode):
     if mode == "transpose":
         return [nn.ConvTranspose2d(ch_in, ch_out, 3, stride=2, padding=1, output_padding=1)]
     if mode == "resize":
-        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(ch_in, ch_out, 3)]
+        # the two placeholders stand where nn.Upsample and nn.ReflectionPad2d stood, so that the state dicts of
+        # checkpoints made before ResizeConv2d keep their layer indices
+        return [nn.Identity(), nn.Identity(), ResizeConv2d(ch_in, ch_out)]
     raise ValueError(f"upsampling must be one of {UPSAMPLING}, not {mode!r}")
+
+
+class ResizeConv2d(nn.Conv2d):
+    """conv3x3(reflection_pad1(nearest_upsample_x2(x))), its weights those of that 3x3 convolution, computed without
+    making the upsampled image: each of the four output pixels of an input pixel reads a 2x2 neighbourhood of the
+    input, with the 3x3 taps that fall on the same input pixel summed. One convolution with four times the output
+    channels and 2x2 kernels (4/9 of the multiply-adds) on the input padded by replication (which is what reflecting
+    the upsampled image by one pixel gives), then the four phases interleaved. Equal to the upsample-pad-conv
+    within float rounding, values and gradients."""
+
+    PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))  # (row, column) of an output pixel within its 2x2 block
+
+    def __init__(self, ch_in, ch_out):
+        super().__init__(ch_in, ch_out, 3)
+
+    def phase_weights(self):
+        """[4 * out, in, 2, 2]: phase (a, b)'s kernel on the padded input's rows a+i, a+i+1 and columns b+j, b+j+1."""
+        w = self.weight
+        rows = (torch.stack([w[:, :, 0], w[:, :, 1] + w[:, :, 2]], 2),  # a = 0: input rows i-1, i
+                torch.stack([w[:, :, 0] + w[:, :, 1], w[:, :, 2]], 2))  # a = 1: input rows i, i+1
+        return torch.cat([torch.stack([r[..., 0], r[..., 1] + r[..., 2]], 3) if b == 0 else
+                          torch.stack([r[..., 0] + r[..., 1], r[..., 2]], 3) for r in rows for b in (0, 1)])
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        c = self.out_channels
+        y = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.phase_weights(), self.bias.repeat(4))
+        layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() \
+            else torch.contiguous_format
+        out = torch.empty((n, c, 2 * h, 2 * w), dtype=y.dtype, device=y.device, memory_format=layout)
+        for p, (a, b) in enumerate(self.PHASES):
+            out[:, :, a::2, b::2] = y[:, p * c:(p + 1) * c, a:a + h, b:b + w]
+        return out
 
 
 class ResnetBlock(nn.Module):
