@@ -165,6 +165,7 @@ class GradRecorder:
 
     def __init__(self, module):
         self.params, self.grads = list(module.parameters()), None
+        self.param_groups = [{"params": self.params}]
 
     def zero_grad(self, set_to_none=True):
         for p in self.params:
@@ -191,6 +192,51 @@ def test_the_temporal_discriminator_shapes_the_generators_gradient():
         grads.append(opts["G"].grads)
     # G's loss includes G_temporal: another Dt, another gradient for G
     assert any(not torch.equal(a, b) for a, b in zip(*grads))
+
+
+@pytest.mark.parametrize("temporal", [False, True])
+def test_one_discriminator_pass_gives_pix2pixhds_two_pass_gradients(temporal):
+    """The step's gradients are pix2pixHD's: G's those of its losses with the discriminators frozen, the
+    discriminators' those of theirs on the generated images detached, which pix2pixHD computes from a second
+    forward pass of each discriminator (written out here) and the step from the one it shares."""
+    from dancenow.models.losses import feature_matching_loss, lsgan_loss
+
+    torch.manual_seed(0)
+    c, cfg = loss_cfg(), gen_cfg(temporal)
+    G = build_generator(cfg)
+    nets = {"G": G, **phases.discriminators(c, temporal, torch.device("cpu"))}
+    Ds = torch.nn.ModuleList(m for k, m in nets.items() if k != "G")
+    batch = random_batch(temporal)
+    opts = {"G": GradRecorder(G), "D": GradRecorder(Ds)}
+    losses = main_step(nets, opts, None, batch, c, cfg, contextlib.nullcontext())
+
+    def terms(D, cond, fake, real, frozen):
+        for p in D.parameters():
+            p.requires_grad_(not frozen)
+        pred_fake, pred_real = D(cond, fake), D(cond, real)
+        for p in D.parameters():
+            p.requires_grad_(True)
+        if frozen:
+            feat = feature_matching_loss(pred_fake, pred_real, c["n_layers_d"])
+            return lsgan_loss(pred_fake, True) + feat * c["lambda_feat"]
+        return (lsgan_loss(pred_fake, False) + lsgan_loss(pred_real, True)) * 0.5
+
+    frames = generate_pair(G, cfg, batch)
+    pairs = [(nets["D"], label, fake, real) for label, fake, real in frames]
+    if temporal:
+        (lp, fp, rp), (lt, ft, rt) = frames
+        pairs.append((nets["Dt"], torch.cat([lp, lt], 1), torch.cat([fp, ft], 1), torch.cat([rp, rt], 1)))
+    n = len(frames)
+    weight = [1 / n] * n + [1.0] * temporal  # D's terms are means over the frames; Dt's judge the pair once
+    loss_g = sum(w * terms(D, cond, fake, real, True) for w, (D, cond, fake, real) in zip(weight, pairs))
+    loss_d = sum(w * terms(D, cond, fake.detach(), real, False) for w, (D, cond, fake, real) in zip(weight, pairs))
+    want_g = torch.autograd.grad(loss_g, list(G.parameters()))
+    want_d = torch.autograd.grad(loss_d, list(Ds.parameters()))
+    assert losses["D_fake"] > 0 and losses["G_GAN"] > 0
+    for got, want in ((opts["G"].grads, want_g), (opts["D"].grads, want_d)):
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * b.abs().max().item()), (a - b).abs().max()
 
 
 def test_main_step_without_temporal_smoothing_needs_no_temporal_discriminator():
@@ -357,6 +403,41 @@ def test_resize_upsampling_paints_no_checkerboard():
     assert energy["resize"] < 0.2 < 0.3 < energy["transpose"], energy
     local = build_generator(dict(gen_cfg(False, n_local_enhancers=1), upsample="resize"))
     assert local(x[:1]).shape == (1, 3, 64, 64)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_resize_convolution_equals_upsample_pad_conv(layout):
+    """ResizeConv2d computes conv3x3(reflection_pad(nearest_x2(x))) at the input's size: the same values and
+    gradients (input, weights, bias) within float rounding, odd sizes and the memory format kept; and the weights of
+    a generator made with the three separate layers load into it (same state dict keys) and give the same image."""
+    from dancenow.models.generator import ResizeConv2d
+
+    torch.manual_seed(0)
+    layer = ResizeConv2d(5, 7)
+    x = torch.randn(2, 5, 9, 6).contiguous(memory_format=layout).requires_grad_()
+    reference = torch.nn.Sequential(torch.nn.Upsample(scale_factor=2, mode="nearest"), torch.nn.ReflectionPad2d(1))
+    want = torch.nn.functional.conv2d(reference(x), layer.weight, layer.bias)
+    got = layer(x)
+    assert got.shape == (2, 7, 18, 12) and got.is_contiguous(memory_format=layout)
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(want)
+    for a, b in zip(torch.autograd.grad(got, (x, layer.weight, layer.bias), g),
+                    torch.autograd.grad(want, (x, layer.weight, layer.bias), g)):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-5), (a - b).abs().max()
+    # a generator of the layout before (nn.Upsample, nn.ReflectionPad2d, nn.Conv2d) loads and paints the same
+    G = build_generator(dict(gen_cfg(False, ngf=4), n_downsample=2, upsample="resize"))
+    layers = list(G.model)
+    resize = [i for i, m in enumerate(layers) if isinstance(m, ResizeConv2d)]
+    assert len(resize) == 2
+    for i in resize:
+        layers[i - 2:i + 1] = [torch.nn.Upsample(scale_factor=2, mode="nearest"), torch.nn.ReflectionPad2d(1),
+                               torch.nn.Conv2d(layers[i].in_channels, layers[i].out_channels, 3)]
+    old = torch.nn.Sequential(*layers)
+    old.load_state_dict({k.removeprefix("model."): v for k, v in G.state_dict().items()})
+    G.load_state_dict({f"model.{k}": v for k, v in old.state_dict().items()})
+    label = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(G(label), old(label), atol=1e-5)
 
 
 @pytest.mark.parametrize("n_local", [1, 2])

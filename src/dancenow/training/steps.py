@@ -2,8 +2,12 @@
 discriminator, and the face GAN.
 
 Every step returns a dict of float losses. Discriminator and generator steps follow pix2pixHD: the generator's
-losses see the discriminator frozen, the discriminator sees the generated images detached. Under `autocast` the
-forward passes run in bfloat16 (GPUs); the backward passes and the optimizer steps are outside it.
+losses train the generator alone, the discriminator's losses the discriminator alone, both with the networks as
+they were before the step. A discriminator judges a generated image once: its one forward pass serves the
+generator's losses (gradients through it into the generator) and its own (gradients into its weights), where
+pix2pixHD runs it twice (on the image and on a detached copy); each backward pass computes only the gradients of
+the weights its optimizer steps. Under `autocast` the forward passes run in bfloat16 (GPUs); the backward passes
+and the optimizer steps are outside it.
 """
 
 import torch
@@ -24,13 +28,10 @@ def set_requires_grad(module, flag):
 
 def gan_terms(D, cond, fake, real, n_layers_d):
     """From one conditional discriminator: G's LSGAN and feature-matching losses, D's real and fake losses."""
-    set_requires_grad(D, False)  # G's losses need gradients through D, not for D's weights
     pred_fake = D(cond, fake)
-    set_requires_grad(D, True)
-    pred_fake_d = D(cond, fake.detach())
     pred_real = D(cond, real)
     return (lsgan_loss(pred_fake, True), feature_matching_loss(pred_fake, pred_real, n_layers_d),
-            lsgan_loss(pred_real, True), lsgan_loss(pred_fake_d, False))
+            lsgan_loss(pred_real, True), lsgan_loss(pred_fake, False))
 
 
 def generate_pair(G, generator_cfg, batch):
@@ -44,11 +45,13 @@ def generate_pair(G, generator_cfg, batch):
 
 
 def backward_and_step(opt_g, loss_g, opt_d, loss_d):
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    """G's loss into the weights G's optimizer steps, D's into D's: the graph they share (D's passes over the
+    generated images) is kept for D's backward; both step after."""
+    for opt, loss, keep in ((opt_g, loss_g, True), (opt_d, loss_d, False)):
+        opt.zero_grad(set_to_none=True)
+        loss.backward(inputs=[p for group in opt.param_groups for p in group["params"] if p.requires_grad],
+                      retain_graph=keep)
     opt_g.step()
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
     opt_d.step()
 
 
