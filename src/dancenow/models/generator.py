@@ -39,6 +39,14 @@ def upsampling(ch_in, ch_out, mode):
     raise ValueError(f"upsampling must be one of {UPSAMPLING}, not {mode!r}")
 
 
+def replicate_pad1(x):
+    """x [B,C,H,W] with its first and last rows and columns repeated once. Made of concatenations, whose backward
+    is deterministic on GPUs (replication_pad2d's is not) and compiles (torch 2.14's inductor fails on
+    replication_pad2d's backward)."""
+    x = torch.cat([x[:, :, :1], x, x[:, :, -1:]], dim=2)
+    return torch.cat([x[..., :1], x, x[..., -1:]], dim=3)
+
+
 class ResizeConv2d(nn.Conv2d):
     """conv3x3(reflection_pad1(nearest_upsample_x2(x))), its weights those of that 3x3 convolution, computed without
     making the upsampled image: each of the four output pixels of an input pixel reads a 2x2 neighbourhood of the
@@ -63,7 +71,7 @@ class ResizeConv2d(nn.Conv2d):
     def forward(self, x):
         n, _, h, w = x.shape
         c = self.out_channels
-        y = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.phase_weights(), self.bias.repeat(4))
+        y = F.conv2d(replicate_pad1(x), self.phase_weights(), self.bias.repeat(4))
         layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() \
             else torch.contiguous_format
         out = torch.empty((n, c, 2 * h, 2 * w), dtype=y.dtype, device=y.device, memory_format=layout)
