@@ -206,6 +206,47 @@ def test_dataset(small, tmp_path):
         train_stage.run(train_cfg(frames, tmp_path / "missing.h5", tmp_path))
 
 
+@pytest.mark.parametrize("temporal, face", [(True, True), (False, False)])
+def test_resident_batches_are_the_data_loaders(small, tmp_path, temporal, face):
+    """train.data_on_device's batches: a DataLoader's over the same sampler, key by key and bit by bit (a resumed
+    sampler too), from one copy of the frames and label maps the items read."""
+    from dancenow.training.data import frames_used, resident_batches, resident_bytes
+
+    frames, poses = small
+    ds = PoseFrameDataset(frames, poses, np.arange(5), label_cache=tmp_path / "labels.h5", temporal=temporal,
+                          face_crop=32 if face else None)
+    assert len(frames_used(ds)) == 5 and resident_bytes(ds) == 2 * 5 * 3 * 64 * 64
+    for start in (0, 7):
+        loader = iter(torch.utils.data.DataLoader(ds, batch_size=3, drop_last=True,
+                                                  sampler=ShuffleSampler(len(ds), 4, start)))
+        resident = resident_batches(ds, ShuffleSampler(len(ds), 4, start), 3, torch.device("cpu"))
+        for _ in range(4):
+            want, got = next(loader), next(resident)
+            assert list(got) == list(want) == ["label", "real"] + ["label_prev", "real_prev"] * temporal + \
+                ["face_box"] * face
+            for k in want:
+                assert got[k].dtype == want[k].dtype and torch.equal(got[k], want[k]), k
+
+
+def test_data_on_the_device_trains_the_same_weights(small, tmp_path, caplog):
+    """On the CPU (where the default reads per batch) train.data_on_device=true trains the same weights to the bit,
+    both phases, across a resume in the face phase."""
+    frames, poses = small
+    caplog.set_level(logging.INFO, logger="dancenow")
+    steps = ("train.iterations=4", "train.face.iterations=2")
+    train_stage.run(train_cfg(frames, poses, tmp_path / "loader", *steps))
+    assert "copied to" not in caplog.text
+    on = "train.data_on_device=true"
+    train_stage.run(train_cfg(frames, poses, tmp_path / "device", "train.iterations=4", "train.face.iterations=1", on))
+    train_stage.run(train_cfg(frames, poses, tmp_path / "device", *steps, on))
+    assert "resuming from iteration 1 of phase face" in caplog.text
+    assert "phase main: its 0.00 GiB of frames and label maps copied to cpu" in caplog.text
+    a, b = (torch.load(tmp_path / d / "generator.pt", weights_only=True) for d in ("loader", "device"))
+    for part in ("generator", "face"):
+        assert a[part].keys() == b[part].keys()
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
+
+
 # ---- training --------------------------------------------------------------------------------------------------
 
 def mean_l1(generator_path, frames, poses):

@@ -188,6 +188,10 @@ class Train:
     sample_every: int = key(200, "iterations between sample images in TensorBoard", ge=1)
     log_every: int = key(10, "iterations between log lines and loss curve points", ge=1)
     num_workers: int = key(0, "DataLoader worker processes", ge=0)
+    data_on_device: Optional[bool] = key(None, "the training frames and label maps copied to the device once "
+                                               "(uint8) and every batch drawn there, no per-sample work on the host; "
+                                               "null = on a GPU when they take at most a quarter of its memory, "
+                                               "else (and on CPUs) read per batch by a DataLoader")
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Training samples for pix2pixHD and EDN: label maps and real frames of one target person."""
 
+import itertools
 import os
 from pathlib import Path
 
@@ -153,6 +154,42 @@ def cache_label_maps(poses, poses_sha256, height, width, path, limb_width=0.0):
             ds[i] = draw_labels(poses, i, height, width, limb_width)
         f.attrs["poses_key"] = key
     return path
+
+
+def resident_bytes(ds):
+    """Bytes of the frames and label maps `resident_batches` keeps of `ds` (uint8)."""
+    return 2 * len(frames_used(ds)) * 3 * ds.height * ds.width
+
+
+def frames_used(ds):
+    """The frames whose images and label maps the items of `ds` read (with temporal pairs, each one's previous)."""
+    return np.unique(np.concatenate([ds.indices, ds.indices - 1]) if ds.temporal else ds.indices)
+
+
+def resident_batches(ds, sampler, batch_size, device):
+    """The batches a DataLoader over `ds` draws with `sampler` (same keys, values and order), from every frame and
+    label map the dataset uses, copied to `device` once as uint8 [N,3,H,W]: in the training loop a batch is an index
+    into them, with no reading, decoding or copying per sample on the host."""
+    used = frames_used(ds)
+    row = np.full(ds.n_frames, -1, np.int64)
+    row[used] = np.arange(len(used))
+    store = {k: torch.empty((len(used), 3, ds.height, ds.width), dtype=torch.uint8, device=device)
+             for k in ("label", "real")}
+    for r, t in enumerate(used.tolist()):
+        store["label"][r] = to_tensor(ds.label_of(t))
+        store["real"][r] = to_tensor(ds.frame(t))
+    ds.close()
+    order = iter(sampler)
+    while True:
+        t = ds.indices[np.fromiter(itertools.islice(order, batch_size), np.int64, batch_size)]
+        rows = torch.from_numpy(row[t]).to(device)
+        batch = {"label": store["label"][rows], "real": store["real"][rows]}
+        if ds.temporal:
+            prev = torch.from_numpy(row[t - 1]).to(device)
+            batch["label_prev"], batch["real_prev"] = store["label"][prev], store["real"][prev]
+        if ds.face_crop is not None:
+            batch["face_box"] = torch.from_numpy(ds.boxes[t])
+        yield batch
 
 
 class ShuffleSampler(Sampler):

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 from ..distributed import STOP, Stopped, rank_and_size
 from ..images import to_device
 from ..progress import Bar
-from .data import ShuffleSampler
+from .data import ShuffleSampler, resident_batches, resident_bytes
 from .phases import global_frozen, n_params, wrap
 from .resume import interned
 
@@ -28,10 +28,15 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
     ds = phase.dataset
     sample_item = phase.batch(to_device({k: v[None] for k, v in ds[len(ds) // 2].items()}, device))
     ds.close()  # workers open their own handles
-    loader = DataLoader(ds, batch_size=c["batch_size"], drop_last=True, num_workers=c["num_workers"],
-                        sampler=ShuffleSampler(len(ds), seed, start * c["batch_size"], rank_and_size()[0], world),
-                        pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(seed))
-    batches = iter(loader)
+    sampler = ShuffleSampler(len(ds), seed, start * c["batch_size"], rank_and_size()[0], world)
+    if on_device(c["data_on_device"], ds, device):
+        info("phase %s: its %.2f GiB of frames and label maps copied to %s (train.data_on_device)", phase.name,
+             resident_bytes(ds) / 2**30, device)
+        batches = resident_batches(ds, sampler, c["batch_size"], device)
+    else:
+        batches = iter(DataLoader(ds, batch_size=c["batch_size"], drop_last=True, num_workers=c["num_workers"],
+                                  sampler=sampler, pin_memory=device.type == "cuda",
+                                  generator=torch.Generator().manual_seed(seed)))
     window = interned(window or dict.fromkeys(phase.losses, 0.0) | {"steps": 0})
     info("phase %s: %d samples, %d iterations, networks %s", phase.name, len(ds), phase.iterations,
          ", ".join(f"{k} {n_params(m):.2f}M" for k, m in phase.nets.items()))
@@ -84,6 +89,14 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
                 raise Stopped(it)
     finally:
         bar.close()
+
+
+def on_device(setting, ds, device):
+    """Whether the phase's batches are drawn from a copy of its data on the device (train.data_on_device; null: on
+    a GPU when the copy takes at most a quarter of its memory)."""
+    if setting is not None:
+        return setting
+    return device.type == "cuda" and resident_bytes(ds) <= torch.cuda.get_device_properties(device).total_memory / 4
 
 
 def across_ranks(losses, stop, device):
