@@ -337,6 +337,46 @@ def test_channels_last_trains_the_same_networks_and_resumes_either_way(small, tm
     assert "resuming from iteration 2 of phase main" in caplog.text
 
 
+def test_compiled_step_trains_the_same_networks(small, tmp_path, caplog, monkeypatch):
+    """train.compile runs every network of the step through torch.compile (here with the aot_eager backend: the same
+    captured graphs and compiled autograd as inductor's, without minutes of code generation): the main phase's
+    generator and discriminators, the face phase's networks and its frozen generator. The same losses within float
+    rounding, the same checkpoint keys (the compiled wrappers share the networks' weights), a resume across the
+    setting."""
+    from torch._dynamo import lookup_backend
+
+    from dancenow.training import phases
+
+    graphs = []
+
+    def counting(gm, inputs):
+        graphs.append(gm)
+        return lookup_backend("aot_eager")(gm, inputs)
+
+    monkeypatch.setattr(phases, "COMPILE_BACKEND", counting)
+    frames, poses = small
+    caplog.set_level(logging.INFO, logger="dancenow")
+    steps = ("train.iterations=3", "train.face.iterations=2", "train.log_every=1")
+    train_stage.run(train_cfg(frames, poses, tmp_path / "eager", *steps))
+    assert not graphs
+    torch._dynamo.reset()
+    try:
+        train_stage.run(train_cfg(frames, poses, tmp_path / "compiled", *steps, "train.compile=true"))
+        # main: G, D and Dt twice each (on an input that requires gradients and on one that does not); face: the
+        # frozen G once, F once, FD twice
+        assert len(graphs) == 10, len(graphs)
+        a, b = (torch.load(tmp_path / d / "generator.pt", weights_only=True) for d in ("eager", "compiled"))
+        for part in ("generator", "face"):
+            assert a[part].keys() == b[part].keys()
+        for x, y in zip(a["meta"]["history"], b["meta"]["history"], strict=True):
+            for k in x.keys() - {"phase", "iteration"}:
+                assert x[k] == pytest.approx(y[k], rel=1e-4, abs=1e-6), (x["phase"], x["iteration"], k)
+        train_stage.run(train_cfg(frames, poses, tmp_path / "compiled", "train.iterations=3", "train.face.iterations=3"))
+        assert "resuming from iteration 2 of phase face" in caplog.text
+    finally:
+        torch._dynamo.reset()
+
+
 def test_gpu_kernels_fast_unless_deterministic_and_the_cpu_always_exact():
     from dancenow.training.resume import kernels
 

@@ -14,20 +14,27 @@ from ..models.performer import Performer, build_face_generator, build_generator,
 from .steps import FACE_LOSSES, MAIN_LOSSES, TEMPORAL_LOSSES, face_step, generate_pair, main_step, set_requires_grad
 
 
-class Phase:
-    """One training loop: the networks it trains (`nets`, checkpointed), the wrappers the step runs (`train_nets`,
-    DDP over several ranks), their optimizers, the dataset, the step and the losses it logs."""
+# torch.compile's backend for train.compile; the tests use aot_eager (the same captured graphs and autograd, without
+# minutes of code generation on a CPU)
+COMPILE_BACKEND = "inductor"
 
-    def __init__(self, name, iterations, nets, opts, dataset, step, losses, sample):
+
+class Phase:
+    """One training loop: the networks it trains (`nets`, checkpointed) and those its step runs frozen (`frozen`),
+    the callables the step runs (`train_nets`: DDP over several ranks, compiled with train.compile), their
+    optimizers, the dataset, the step and the losses it logs."""
+
+    def __init__(self, name, iterations, nets, opts, dataset, step, losses, sample, frozen=None):
         self.name, self.iterations, self.nets, self.opts = name, iterations, nets, opts
         self.dataset, self.step, self.losses, self.sample = dataset, step, losses, sample
-        self.train_nets = nets
+        self.frozen = frozen or {}
+        self.train_nets = {**nets, **self.frozen}
         self.memory_format = torch.contiguous_format
 
     def to_layout(self, memory_format):
         """Networks (and, in the loop, batches) in `memory_format`; before wrap, whose DDP keeps the parameters."""
         self.memory_format = memory_format
-        for m in self.nets.values():
+        for m in (*self.nets.values(), *self.frozen.values()):
             m.to(memory_format=memory_format)
 
     def batch(self, batch):
@@ -107,8 +114,7 @@ def face_phase(iterations, c, gen_cfg, face_cfg, G_weights, dataset, vgg, device
     opts = {"F": adam(c, F), "FD": adam(c, FD)}
 
     def step(phase, batch):
-        return face_step(dict(phase.train_nets, G_frozen=G), phase.opts, vgg, batch, c, gen_cfg, face_cfg,
-                         autocast)
+        return face_step(phase.train_nets, phase.opts, vgg, batch, c, gen_cfg, face_cfg, autocast)
 
     def sample(phase, item):
         performer = Performer(G, gen_cfg, phase.nets["F"], face_cfg)
@@ -116,7 +122,8 @@ def face_phase(iterations, c, gen_cfg, face_cfg, G_weights, dataset, vgg, device
         final, _ = performer(item["label"], prev, item["face_box"], torch.ones(1, dtype=torch.bool))
         return [item["label"], final, item["real"]]
 
-    return Phase("face", iterations, nets, opts, dataset, step, losses=FACE_LOSSES, sample=sample)
+    return Phase("face", iterations, nets, opts, dataset, step, losses=FACE_LOSSES, sample=sample,
+                 frozen={"G_frozen": G})
 
 
 def global_frozen(phase, c, it):
@@ -125,13 +132,21 @@ def global_frozen(phase, c, it):
 
 
 def wrap(phase, c, it, world, device):
-    """Freeze or unfreeze the global trunk for iteration `it`, and (re)wrap the trained networks in DDP: DDP
-    registers the parameters that require gradients when it is built."""
+    """Freeze or unfreeze the global trunk for iteration `it`, and (re)wrap the trained networks in DDP (which
+    registers the parameters that require gradients when it is built), then every network of the step in
+    torch.compile with train.compile (after DDP, whose buckets the compiled graphs then follow)."""
     if phase.name == "main" and c["n_local_enhancers"] > 0:
         set_requires_grad(phase.nets["G"].global_trunk, not global_frozen(phase, c, it))
+    nets = dict(phase.nets)
     if world > 1:
-        phase.train_nets = {k: DistributedDataParallel(m, device_ids=[device] if device.type == "cuda" else None)
-                            for k, m in phase.nets.items()}
+        nets = {k: DistributedDataParallel(m, device_ids=[device] if device.type == "cuda" else None)
+                for k, m in nets.items()}
+    nets.update(phase.frozen)
+    if c["compile"]:
+        # the step's two backward passes share the discriminators' graphs (retain_graph): no donated buffers
+        torch._functorch.config.donated_buffer = False
+        nets = {k: torch.compile(m, backend=COMPILE_BACKEND) for k, m in nets.items()}
+    phase.train_nets = nets
 
 
 def n_params(m):

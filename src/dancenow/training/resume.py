@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # each phase are checked against the checkpoint's plan instead)
 NOT_TRAINING = ("frames", "poses", "output", "workdir", "vgg_weights", "iterations", "global_iterations",
                 "checkpoint_every", "sample_every", "log_every", "num_workers", "amp", "deterministic",
-                "channels_last", "data_on_device")
+                "channels_last", "data_on_device", "compile")
 
 
 def seed_everything(seed):
