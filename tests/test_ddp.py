@@ -57,7 +57,7 @@ def assert_trains_alike(ddp_dir, one_dir, data):
     pairs = [("main G", *(c["done"]["main"] for c in latest), ITERATIONS),
              *((f"face {n}", *(c["nets"][n] for c in latest), 10) for n in ("F", "FD"))]
     for name, a, b, steps in pairs:
-        bound = 2 * ddp["train"]["lr"] * steps
+        bound = 2 * ddp["lr"] * steps
         for k in a:
             diff = (a[k] - b[k]).abs().max().item()
             assert diff < bound, (name, k, diff)

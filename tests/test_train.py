@@ -377,6 +377,17 @@ def test_compiled_step_trains_the_same_networks(small, tmp_path, caplog, monkeyp
         torch._dynamo.reset()
 
 
+def test_learning_rate_follows_the_square_root_of_the_samples_a_step(monkeypatch):
+    from dancenow.training.phases import adam
+
+    c = dict(lr=1e-3, beta1=0.5, batch_size=4, lr_scaling="sqrt")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # 2 ranks x 4 samples
+    assert adam(c, torch.nn.Linear(2, 2)).param_groups[0]["lr"] == pytest.approx(1e-3 * 8 ** 0.5)
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert adam(dict(c, batch_size=1), torch.nn.Linear(2, 2)).param_groups[0]["lr"] == 1e-3
+    assert adam(dict(c, lr_scaling="none"), torch.nn.Linear(2, 2)).param_groups[0]["lr"] == 1e-3
+
+
 def test_gpu_kernels_fast_unless_deterministic_and_the_cpu_always_exact():
     from dancenow.training.resume import kernels
 

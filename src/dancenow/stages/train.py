@@ -11,8 +11,9 @@ The phases, each a training loop of its own iterations, run one after the other 
 With train.temporal (EDN's temporal smoothing) the generator sees its own previous output, G(x_t, G(x_{t-1})), and a
 second discriminator judges consecutive pairs (x_{t-1}, x_t, y_{t-1}, y_t). The objective is LSGAN + lambda_feat *
 feature matching + lambda_vgg * VGG-19 perceptual loss (the latter only when train.vgg_weights names torchvision's
-vgg19 weights); Adam(lr, (beta1, 0.999)) for every network. train.holdout keeps the last fraction of the frames out
-of training, for `dancenow evaluate`. On GPUs the forward passes run under bfloat16 autocast (train.amp).
+vgg19 weights); Adam(lr, (beta1, 0.999)) for every network, lr scaled by sqrt(batch_size x ranks) with
+train.lr_scaling=sqrt. train.holdout keeps the last fraction of the frames out of training, for `dancenow
+evaluate`. On GPUs the forward passes run under bfloat16 autocast (train.amp).
 
 - determinism: on CPU the same seed and config give the same checkpoint bytes, with or without a kill and resume
   in between (each phase's data order is a function of (seed, phase, epoch); every RNG state is checkpointed).
@@ -44,7 +45,7 @@ from ..models.losses import perceptual_loss
 from ..plate import static_plate
 from ..training.data import PoseFrameDataset
 from ..training.loop import train_phase, tb_writer
-from ..training.phases import check_sizes, face_phase, generator_phase, phase_plan, training_frames
+from ..training.phases import check_sizes, face_phase, generator_phase, learning_rate, phase_plan, training_frames
 from ..training.resume import (fingerprint, interned, kernels, restore, resumable, resume_step, rng_state,
                                seed_everything)
 
@@ -103,7 +104,7 @@ def run(cfg):
         return dict(format_version=FORMAT_VERSION, dancenow_version=__version__, phase=phase_name, iteration=it,
                     plan=plan, height=H, width=W, generator=gen_cfg, face=face_cfg, train=c, seed=seed,
                     fingerprint=fp, video_sha256=probe.video_sha256, n_frames=probe.n_frames,
-                    train_frames=len(frames), label=LABEL, amp=amp, history=history)
+                    train_frames=len(frames), label=LABEL, amp=amp, lr=learning_rate(c, world), history=history)
 
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -118,8 +119,8 @@ def run(cfg):
             done, history = ckpt["done"], [interned(e) for e in ckpt["meta"]["history"]]
             if ckpt["phase"] in done and dict(plan)[ckpt["phase"]] > ckpt["meta"]["iteration"]:
                 del done[ckpt["phase"]]  # more iterations asked of a finished phase: it goes on
-        info("%d frames of %dx%d, phases %s, batch %d x %d ranks, on %s%s%s%s", len(frames), W, H,
-             ", ".join(f"{p} {n} it" for p, n in plan), c["batch_size"], world, device,
+        info("%d frames of %dx%d, phases %s, batch %d x %d ranks, learning rate %g, on %s%s%s%s", len(frames), W, H,
+             ", ".join(f"{p} {n} it" for p, n in plan), c["batch_size"], world, learning_rate(c, world), device,
              " (bfloat16 autocast)" if amp else "", ", channels last" if memory_format is torch.channels_last else "",
              ", cuDNN autotuned kernels (train.deterministic=false)" if device.type == "cuda" and not
              c["deterministic"] else "")

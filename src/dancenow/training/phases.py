@@ -3,10 +3,13 @@ local enhancers), `main` (the full-size generator against the multi-scale PatchG
 discriminator) and `face` (EDN's face GAN on the frozen main generator); what each trains and how its step runs.
 """
 
+import math
+
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from ..distributed import rank_and_size
 from ..errors import UserError
 from ..models import MultiscaleDiscriminator
 from ..models.checkpoint import coarse_config, face_config
@@ -76,8 +79,14 @@ def discriminators(c, temporal, device):
     return D
 
 
+def learning_rate(c, world):
+    """Adam's learning rate for steps of batch_size samples on each of `world` ranks (train.lr_scaling)."""
+    return c["lr"] * math.sqrt(c["batch_size"] * world) if c["lr_scaling"] == "sqrt" else c["lr"]
+
+
 def adam(c, *modules):
-    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=c["lr"], betas=(c["beta1"], 0.999))
+    return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=learning_rate(c, rank_and_size()[1]),
+                            betas=(c["beta1"], 0.999))
 
 
 def generator_phase(name, iterations, c, gen_cfg, dataset, vgg, device, autocast, coarse_weights=None, plate=None):
