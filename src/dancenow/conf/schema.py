@@ -188,7 +188,7 @@ class Train:
                                               "(cuDNN's faster convolution layout), off on CPUs (measured 0.81x there)")
     compile: bool = key(False, "torch.compile every network of the training step (inductor's fused kernels; "
                                "compiling takes minutes at the start of each phase): for GPUs, measure it with "
-                               "benchmarks/train_paper.py first (on a CPU it measured 1.00x)")
+                               "benchmarks/train_paper.py first (on a CPU a quick step measured 1.10x slower)")
     face: Face = section(Face, "EDN's face GAN")
     checkpoint_every: int = key(200, "iterations between resumable checkpoints (workdir/latest.pt)", ge=1)
     sample_every: int = key(200, "iterations between sample images in TensorBoard", ge=1)
