@@ -23,10 +23,10 @@ PRESET=${PRESET:-paper} STEPS=${STEPS:-20} PY=${PY:-python3}
 GPU=.gpu
 CONV=$GPU/convergence
 TARGETS=(dancer_man) # with the wheels (46 MB of them hdf5plugin) a second target would pass the 64 MiB a run carries
-VARIANTS=(b1 "b$BATCH" "b${BATCH}none")
-variants() { # batch 1, batch $BATCH with the square-root rule (the default) and without
+VARIANTS=(b1 "b$BATCH" "b${BATCH}sqrt")
+variants() { # batch 1, batch $BATCH at the same learning rate (the default) and with the square-root rule
   local b="train.face.enabled=false;train.batch_size=$BATCH;train.iterations=$((SAMPLES / BATCH))"
-  echo --variant "b1=train.face.enabled=false" --variant "b$BATCH=$b" --variant "b${BATCH}none=$b;train.lr_scaling=none"
+  echo --variant "b1=train.face.enabled=false" --variant "b$BATCH=$b" --variant "b${BATCH}sqrt=$b;train.lr_scaling=sqrt"
 }
 
 case "${1:-}" in

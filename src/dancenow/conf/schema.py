@@ -148,9 +148,10 @@ class Train:
     iterations: int = key(1000, "of the main phase (the full-size generator)", ge=0)
     batch_size: int = key(1, "samples per step and rank", ge=1)
     lr: float = key(0.0002, "Adam's learning rate of every network, for steps of one sample (see lr_scaling)", ge=0)
-    lr_scaling: str = key("sqrt", "the learning rate of a step of B = batch_size x ranks samples: sqrt = lr x "
-                                  "sqrt(B) (Adam's square-root rule: the held-out quality of batch 1 for the same "
-                                  "samples, README) | none = lr", choices=("sqrt", "none"))
+    lr_scaling: str = key("none", "the learning rate of a step of B = batch_size x ranks samples: none = lr (at "
+                                  "the quick preset's rate batch 4 kept batch 1's held-out quality for the same "
+                                  "samples, README) | sqrt = lr x sqrt(B) (Adam's square-root rule)",
+                          choices=("none", "sqrt"))
     beta1: float = key(0.5, "Adam's beta1", ge=0)
     temporal: bool = key(True, "EDN temporal smoothing: G(x_t, G(x_t-1)) and a discriminator of consecutive pairs")
     ngf: int = key(64, "filters of the full-size network's first layer (the global generator has "

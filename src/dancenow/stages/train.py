@@ -11,8 +11,8 @@ The phases, each a training loop of its own iterations, run one after the other 
 With train.temporal (EDN's temporal smoothing) the generator sees its own previous output, G(x_t, G(x_{t-1})), and a
 second discriminator judges consecutive pairs (x_{t-1}, x_t, y_{t-1}, y_t). The objective is LSGAN + lambda_feat *
 feature matching + lambda_vgg * VGG-19 perceptual loss (the latter only when train.vgg_weights names torchvision's
-vgg19 weights); Adam(lr, (beta1, 0.999)) for every network, lr scaled by sqrt(batch_size x ranks) with
-train.lr_scaling=sqrt. train.holdout keeps the last fraction of the frames out of training, for `dancenow
+vgg19 weights); Adam(lr, (beta1, 0.999)) for every network (scaled by sqrt(batch_size x ranks) with
+train.lr_scaling=sqrt). train.holdout keeps the last fraction of the frames out of training, for `dancenow
 evaluate`. On GPUs the forward passes run under bfloat16 autocast (train.amp).
 
 - determinism: on CPU the same seed and config give the same checkpoint bytes, with or without a kill and resume
