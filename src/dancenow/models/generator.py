@@ -69,15 +69,34 @@ class ResizeConv2d(nn.Conv2d):
                           torch.stack([r[..., 0] + r[..., 1], r[..., 2]], 3) for r in rows for b in (0, 1)])
 
     def forward(self, x):
-        n, _, h, w = x.shape
-        c = self.out_channels
         y = F.conv2d(replicate_pad1(x), self.phase_weights(), self.bias.repeat(4))
-        layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous() \
+        return Interleave.apply(y, self.out_channels)
+
+
+class Interleave(torch.autograd.Function):
+    """ResizeConv2d's phases [N, 4C, H+1, W+1] -> the image [N, C, 2H, 2W] (phase (a, b)'s block, rows a..a+H-1 and
+    columns b..b+W-1, at the output's pixels (2i+a, 2j+b)), in the input's memory format. Its backward writes each
+    phase's gradient once into one tensor (autograd's own, through four slices, fills and sums four tensors of the
+    phases' size: on this project's 2-core CPU the layer's forward and backward take 11-26 % less time so)."""
+
+    @staticmethod
+    def forward(ctx, y, c):
+        n, _, h1, w1 = y.shape
+        layout = torch.channels_last if y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous() \
             else torch.contiguous_format
-        out = torch.empty((n, c, 2 * h, 2 * w), dtype=y.dtype, device=y.device, memory_format=layout)
-        for p, (a, b) in enumerate(self.PHASES):
-            out[:, :, a::2, b::2] = y[:, p * c:(p + 1) * c, a:a + h, b:b + w]
+        out = torch.empty((n, c, 2 * (h1 - 1), 2 * (w1 - 1)), dtype=y.dtype, device=y.device, memory_format=layout)
+        for p, (a, b) in enumerate(ResizeConv2d.PHASES):
+            out[:, :, a::2, b::2] = y[:, p * c:(p + 1) * c, a:a + h1 - 1, b:b + w1 - 1]
+        ctx.c, ctx.shape = c, y.shape
         return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        c, (_, _, h1, w1) = ctx.c, ctx.shape
+        grad_y = grad.new_zeros(ctx.shape)
+        for p, (a, b) in enumerate(ResizeConv2d.PHASES):
+            grad_y[:, p * c:(p + 1) * c, a:a + h1 - 1, b:b + w1 - 1] = grad[:, :, a::2, b::2]
+        return grad_y, None
 
 
 class ResnetBlock(nn.Module):
