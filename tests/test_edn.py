@@ -139,7 +139,8 @@ def test_frame_by_frame_generator_takes_the_label_map_alone():
 # ---- 3. the temporal discriminator -----------------------------------------------------------------------------
 
 def loss_cfg():
-    return dict(n_layers_d=2, lambda_feat=10.0, lambda_vgg=10.0, ndf=4, num_d=2, lr=0.0002, beta1=0.5)
+    return dict(n_layers_d=2, lambda_feat=10.0, lambda_vgg=10.0, ndf=4, num_d=2, lr=0.0002, beta1=0.5,
+                batch_size=1, lr_scaling="none")
 
 
 def test_main_step_trains_the_temporal_discriminator():
