@@ -24,7 +24,7 @@ from dancenow.io import h5
 from dancenow.io import poses as poses_io
 from dancenow.keypoints import B
 from dancenow.metrics import high_frequency_energy
-from dancenow.models import GlobalGenerator
+from dancenow.models import GlobalGenerator, MultiscaleDiscriminator
 from dancenow.models.generator import LocalEnhancer
 from dancenow.models.performer import Performer, build_face_generator, build_generator, generator_input
 from dancenow.training.steps import MAIN_LOSSES, TEMPORAL_LOSSES, generate_pair, main_step
@@ -439,6 +439,29 @@ def test_resize_convolution_equals_upsample_pad_conv(layout):
     label = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(G(label), old(label), atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_narrow_convolution_equals_the_plain_one(layout):
+    """NarrowConv2d (the generators' image layers, the discriminators' patch maps) gives nn.Conv2d's values and
+    gradients within float rounding, its output in the input's layout and its weight's gradient in the weight's."""
+    from dancenow.models.generator import NarrowConv2d
+
+    torch.manual_seed(0)
+    layer = NarrowConv2d(16, 3, 7, stride=2, padding=2)
+    x = torch.randn(2, 16, 23, 30).contiguous(memory_format=layout).requires_grad_()
+    want = torch.nn.functional.conv2d(x, layer.weight, layer.bias, stride=2, padding=2)
+    got = layer(x)
+    assert got.shape == want.shape == (2, 3, 11, 14) and got.is_contiguous(memory_format=layout)
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(want)
+    for a, b in zip(torch.autograd.grad(got, (x, layer.weight, layer.bias), g, retain_graph=True),
+                    torch.autograd.grad(want, (x, layer.weight, layer.bias), g)):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-5), (a - b).abs().max()
+    got.backward(g)
+    assert layer.weight.grad.is_contiguous()
+    G, D = build_generator(gen_cfg(False, ngf=4)), MultiscaleDiscriminator(6, 4, 2, 2)
+    assert [m.out_channels for m in (*G.modules(), *D.modules()) if isinstance(m, NarrowConv2d)] == [3, 1, 1]
 
 
 @pytest.mark.parametrize("n_local", [1, 2])

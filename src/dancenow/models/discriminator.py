@@ -10,7 +10,7 @@ import math
 import torch
 import torch.nn as nn
 
-from .generator import init_weights, norm_layer
+from .generator import NarrowConv2d, init_weights, norm_layer
 
 
 class NLayerDiscriminator(nn.Module):
@@ -24,7 +24,7 @@ class NLayerDiscriminator(nn.Module):
             stages.append([nn.Conv2d(prev, nf, kw, stride=2, padding=padw), norm_layer(nf), nn.LeakyReLU(0.2, True)])
         prev, nf = nf, min(nf * 2, 512)
         stages.append([nn.Conv2d(prev, nf, kw, stride=1, padding=padw), norm_layer(nf), nn.LeakyReLU(0.2, True)])
-        stages.append([nn.Conv2d(nf, 1, kw, stride=1, padding=padw)])  # LSGAN: no sigmoid
+        stages.append([NarrowConv2d(nf, 1, kw, stride=1, padding=padw)])  # LSGAN: no sigmoid
         self.stages = nn.ModuleList(nn.Sequential(*s) for s in stages)
         init_weights(self)
 
