@@ -388,6 +388,24 @@ def test_learning_rate_follows_the_square_root_of_the_samples_a_step(monkeypatch
     assert adam(dict(c, lr_scaling="none"), torch.nn.Linear(2, 2)).param_groups[0]["lr"] == 1e-3
 
 
+def test_learning_rate_decays_linearly_over_the_last_fraction_of_each_phase(small, tmp_path):
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    frames, poses = small
+    seen = {}
+    hook = register_optimizer_step_pre_hook(lambda opt, args, kwargs: seen.setdefault(id(opt), []).append(
+        opt.param_groups[0]["lr"]))
+    try:
+        train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.lr=0.001",
+                                  "train.lr_decay=0.5", "train.face.iterations=4"))
+    finally:
+        hook.remove()
+    main = [1, 1, 1, 1, 2 / 3, 1 / 3]  # the last 3 of 6 steps: pix2pixHD's niter_decay, one step for one epoch
+    face = [1, 1, 1, 1 / 2]
+    expected = [[1e-3 * f for f in face]] * 2 + [[1e-3 * f for f in main]] * 2  # G and D, then F and FD
+    assert np.allclose(np.concatenate(sorted(seen.values(), key=len)), np.concatenate(expected))
+
+
 def test_gpu_kernels_fast_unless_deterministic_and_the_cpu_always_exact():
     from dancenow.training.resume import kernels
 

@@ -152,6 +152,9 @@ class Train:
                                   "the quick preset's rate batch 4 kept batch 1's held-out quality for the same "
                                   "samples, README) | sqrt = lr x sqrt(B) (Adam's square-root rule)",
                           choices=("none", "sqrt"))
+    lr_decay: float = key(0.0, "the last fraction of each phase's iterations, over which the learning rate falls "
+                               "linearly towards 0 (pix2pixHD's niter_decay; its default schedule is 0.5); 0 = "
+                               "constant", ge=0, le=1)
     beta1: float = key(0.5, "Adam's beta1", ge=0)
     temporal: bool = key(True, "EDN temporal smoothing: G(x_t, G(x_t-1)) and a discriminator of consecutive pairs")
     ngf: int = key(64, "filters of the full-size network's first layer (the global generator has "

@@ -18,7 +18,7 @@ from ..distributed import STOP, Stopped, rank_and_size
 from ..images import to_device
 from ..progress import Bar
 from .data import ShuffleSampler, resident_batches, resident_bytes
-from .phases import global_frozen, n_params, wrap
+from .phases import global_frozen, n_params, set_learning_rate, wrap
 from .resume import interned
 
 
@@ -38,7 +38,9 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
                                   sampler=sampler, pin_memory=device.type == "cuda",
                                   generator=torch.Generator().manual_seed(seed)))
     window = interned(window or dict.fromkeys(phase.losses, 0.0) | {"steps": 0})
-    info("phase %s: %d samples, %d iterations, networks %s", phase.name, len(ds), phase.iterations,
+    decaying = round(c["lr_decay"] * phase.iterations)
+    info("phase %s: %d samples, %d iterations%s, networks %s", phase.name, len(ds), phase.iterations,
+         f" (the last {decaying} at a linearly falling learning rate)" if decaying else "",
          ", ".join(f"{k} {n_params(m):.2f}M" for k, m in phase.nets.items()))
     for m in phase.nets.values():
         m.train()
@@ -52,6 +54,7 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
                 info("iteration %d: the global generator trains too from now on", it)
                 wrap(phase, c, it, world, device)
             batch = phase.batch(to_device(next(batches), device))
+            set_learning_rate(phase, c, it, world)
             losses = phase.step(phase, batch)
             stop = STOP.is_set()
             if world > 1:

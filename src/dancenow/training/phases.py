@@ -84,6 +84,20 @@ def learning_rate(c, world):
     return c["lr"] * math.sqrt(c["batch_size"] * world) if c["lr_scaling"] == "sqrt" else c["lr"]
 
 
+def decay_factor(it, iterations, fraction):
+    """The learning rate's multiplier at iteration `it` (1-based) of a phase of `iterations` under train.lr_decay:
+    1 until its last `fraction` of iterations, then falling by equal steps to 1/n at the last of those n."""
+    n = round(fraction * iterations)
+    return min(1.0, (iterations - it + 1) / n) if n else 1.0
+
+
+def set_learning_rate(phase, c, it, world):
+    lr = learning_rate(c, world) * decay_factor(it, phase.iterations, c["lr_decay"])
+    for opt in phase.opts.values():
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
 def adam(c, *modules):
     return torch.optim.Adam([p for m in modules for p in m.parameters()], lr=learning_rate(c, rank_and_size()[1]),
                             betas=(c["beta1"], 0.999))
