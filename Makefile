@@ -47,10 +47,10 @@ lint: install
 	$(BIN)/python scripts/check-pins.py
 
 test: install
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra --durations=25
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -n 2 --dist loadgroup -ra --durations=25
 
 test-fast: install
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -ra -m "not slow"
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/pytest -n 2 --dist loadgroup -ra -m "not slow"
 
 bench: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/bench.py

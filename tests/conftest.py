@@ -43,6 +43,17 @@ def small_target(tmp_path_factory):
     return d / "frames.h5", d / "poses.h5"
 
 
+# ---- two test workers (`make test`: pytest -n 2 --dist loadgroup) -----------------------------------------------
+
+def pytest_collection_modifyitems(items):
+    """The tests of the Slurm cluster and of the tiny workflow run on one worker, one after another: they wait on the
+    cluster's queue and on timings (a time limit, a prompt scancel) that jobs of the other worker would delay, and
+    share the tiny run, which each worker would otherwise make again. The rest fill the other core meanwhile."""
+    for item in items:
+        if {"slurm_cluster", "tiny_run"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.xdist_group("cluster"))
+
+
 # ---- the Slurm cluster of scripts/slurm-cluster.sh (started before pytest in CI) ---------------------------------
 
 def _cluster_answers():
@@ -104,8 +115,10 @@ def workflow_video(name):
     folder = Path(tempfile.gettempdir()) / f"dancenow-tests-{os.getuid()}" / VIDEOS
     folder.mkdir(parents=True, exist_ok=True)
     link = folder / f"{name} ($1) \\ ü.mp4"
-    if not link.is_symlink():
+    try:
         link.symlink_to(real_data("video", f"{name}.mp4"))
+    except FileExistsError:  # made before, or by the other test worker just now
+        pass
     return str(link)
 
 
