@@ -157,5 +157,28 @@ def test_a_dance_longer_than_its_sources_is_warned_of(small_target, tmp_path):
     assert (f"choreo: {copied} of {len(m['novelty']['per_window'])} windows" in res.stderr) == (copied > 0)
 
 
+def test_the_dance_is_written_at_its_source_videos_frame_rate(small_target, tmp_path):
+    """Learnt and danced at choreo.fps (15 here), written at the source video's 5 fps: every third frame of the same
+    dance written at 15 fps (the network reused: the frame rate it is written at is no training setting)."""
+    _, poses = small_target
+    res = run_stage("choreo", f"choreo.poses=[{poses}]", *TINY, *outputs(tmp_path))
+    assert re.search(rf"dance of {SECONDS * FPS} frames at {FPS} fps \(written at 5 fps: {SECONDS * 5} frames\)",
+                     res.stderr)
+    at_15 = tmp_path / "at_15"
+    at_15.mkdir()
+    (at_15 / "model.pt").write_bytes((tmp_path / "model.pt").read_bytes())
+    again = run_stage("choreo", f"choreo.poses=[{poses}]", *TINY, *outputs(at_15), f"choreo.output_fps={FPS}")
+    assert "reusing" in again.stderr
+    with h5py.File(tmp_path / "poses.h5", "r") as slow, h5py.File(at_15 / "poses.h5", "r") as fast:
+        assert (slow.attrs["fps"], fast.attrs["fps"]) == (5, FPS)
+        assert slow["body"].shape == (SECONDS * 5, 25, 3) and fast["body"].shape == (SECONDS * FPS, 25, 3)
+        np.testing.assert_allclose(slow["body"][()], fast["body"][::3], atol=1e-4)
+        assert slow["detected"].shape == (SECONDS * 5,)
+    cap = cv2.VideoCapture(str(tmp_path / "dance.mp4"))
+    assert cap.get(cv2.CAP_PROP_FPS) == 5 and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == SECONDS * 5
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["written"] == {"fps": 5.0, "frames": SECONDS * 5} and m["frames"] == SECONDS * FPS
+
+
 def test_a_dance_within_its_sources_has_no_length_warning(first):
     assert "is longer than all its training data" not in first[1].stderr

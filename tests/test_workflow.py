@@ -127,7 +127,7 @@ def test_the_export_holds_the_normalized_poses_of_both_dances(tiny_run):
     from dancenow.io.poses import POSE_PARTS
 
     r = tiny_run / RESULTS
-    for dance, n, fps in ((r / "transfer", 102, 20.0), (r / "choreo", CHOREO_SECONDS * 30, 30.0)):
+    for dance, n, fps in ((r / "transfer", 102, 20.0), (r / "choreo", CHOREO_SECONDS * 20, 20.0)):
         folder = r / "export" / ("choreo" if dance.name == "choreo" else "") / "target_woman"
         with h5py.File(dance / "target_woman" / "normalized.h5") as f:
             poses = {part: f[part][()] for part in POSE_PARTS}
@@ -176,22 +176,24 @@ def test_the_check_before_training_on_the_real_pair(tiny_run):
 
 def test_the_made_up_dance_is_performed_by_every_target(tiny_run):
     r = tiny_run / RESULTS / "choreo"
-    with h5py.File(r / "dance.h5") as f:  # choreo.fps (30) x choreo.seconds, on the tiny preset's canvas
-        assert f["body"].shape == (CHOREO_SECONDS * 30, 25, 3)
-        assert (f.attrs["fps"], f.attrs["height"], f.attrs["width"]) == (30.0, 128, 128)
-    n = CHOREO_SECONDS * 30
-    assert video_info(r / "dance.mp4") == (n, 30.0, 128, 128)
-    assert json.loads((r / "metrics.json").read_text())["frames"] == n
+    # danced at choreo.fps (30), written at the source video's 20 fps (dancer_man), on the tiny preset's canvas
+    n = CHOREO_SECONDS * 20
+    with h5py.File(r / "dance.h5") as f:
+        assert f["body"].shape == (n, 25, 3)
+        assert (f.attrs["fps"], f.attrs["height"], f.attrs["width"]) == (20.0, 128, 128)
+    assert video_info(r / "dance.mp4") == (n, 20.0, 128, 128)
+    metrics = json.loads((r / "metrics.json").read_text())
+    assert metrics["frames"] == CHOREO_SECONDS * 30 and metrics["written"] == {"fps": 20.0, "frames": n}
     assert (r / "model.pt").is_file()  # reused by the next run with the same settings, not a Snakemake output
 
     for transfer, audio in ((r, None), (tiny_run / RESULTS / "transfer", f"{RESULTS}/videos/dancer_man/audio.m4a")):
         with h5py.File(transfer / "target_woman" / "generated.h5") as f:  # the made-up dance has no music
             assert json.loads(f.attrs["config"])["audio"] == audio
     with h5py.File(r / "target_woman" / "generated.h5") as f:
-        assert f["frames"].shape == (n, 128, 128, 3) and f.attrs["fps"] == 30.0
-    assert video_info(r / "target_woman" / "target_woman.mp4") == (n, 30.0, 128, 128)
+        assert f["frames"].shape == (n, 128, 128, 3) and f.attrs["fps"] == 20.0
+    assert video_info(r / "target_woman" / "target_woman.mp4") == (n, 20.0, 128, 128)
     frames, fps, w, h = video_info(r / "grid.mp4")  # stick figure | target_woman: no source column
-    assert (frames, fps) == (n, 30.0) and w == (1 + 1) * 128 and h > 128
+    assert (frames, fps) == (n, 20.0) and w == (1 + 1) * 128 and h > 128
 
     # normalized into the target's frame: feet on her floor, her standing height, her place in the picture
     with h5py.File(tiny_run / RESULTS / "videos" / "target_woman" / "poses.h5") as f:
@@ -284,13 +286,13 @@ def test_changing_the_dance_length_reruns_the_dance_and_its_renders_not_training
             planned
         snakemake(tiny_run)
         assert "reusing the trained model" in (r / "logs" / "choreo.log").read_text()  # same training settings
-        assert video_info(r / "choreo" / "target_woman" / "target_woman.mp4")[0] == 60
-        assert video_info(r / "choreo" / "grid.mp4")[0] == 60
+        assert video_info(r / "choreo" / "target_woman" / "target_woman.mp4")[0] == 40
+        assert video_info(r / "choreo" / "grid.mp4")[0] == 40
         assert generator.stat().st_mtime_ns == trained
     finally:
         write_config(tiny_run)
         snakemake(tiny_run)
-    assert video_info(r / "choreo" / "grid.mp4")[0] == CHOREO_SECONDS * 30
+    assert video_info(r / "choreo" / "grid.mp4")[0] == CHOREO_SECONDS * 20
 
 
 def test_choreo_config_errors_are_clear_and_make_nothing(tmp_path):

@@ -39,7 +39,8 @@ def load_bvh(path, fps):
     return _body_units(body, m.fps, fps, str(path))
 
 
-def load_poses(path, fps):
+def read_body(path):
+    """The BODY_25 body [F, 25, 3] of a poses.h5 and its frame rate."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"choreo: poses file not found: {path}")
@@ -47,16 +48,23 @@ def load_poses(path, fps):
     body = np.asarray(data["body"], np.float64)
     if len(body) < 2:
         raise UserError(f"{path}: a dance needs at least 2 frames of poses, not {len(body)}")
-    return _body_units(body, float(data["attrs"]["fps"]), fps, str(path))
+    return body, float(data["attrs"]["fps"])
+
+
+def load_poses(path, fps):
+    return _body_units(*read_body(path), fps, str(path))
 
 
 def load_sources(c):
+    """[(kind, path, sequence at choreo.fps)] and the first poses file's own frame rate (None with BVH only)."""
     bvhs, poses = list(c["bvh"] or []), list(c["poses"] or [])
     if not bvhs and not poses:
         raise UserError("choreo: no training data: give BVH files (choreo.bvh=[a.bvh,...]) and/or poses.h5 files "
                         "(choreo.poses=[poses.h5,...])")
     fps = c["fps"]
-    seqs = [("bvh", p, load_bvh(p, fps)) for p in bvhs] + [("poses", p, load_poses(p, fps)) for p in poses]
+    bodies = [read_body(p) for p in poses]
+    seqs = [("bvh", p, load_bvh(p, fps)) for p in bvhs] + [
+        ("poses", p, _body_units(body, own, fps, str(p))) for p, (body, own) in zip(poses, bodies)]
     for kind, p, s in seqs:
         log.info("%s %s: %d frames at %g fps", kind, p, len(s), fps)
-    return seqs
+    return seqs, (bodies[0][1] if bodies else None)

@@ -272,7 +272,10 @@ class Export:
 class Choreo:
     bvh: List[str] = key([], "BVH motion capture files (e.g. the CMU salsa clips), front view: choreo.bvh=[a,b]")
     poses: List[str] = key([], "poses.h5 files of videos (BODY_25 body, their own fps); at least one source in all")
-    fps: float = key(30.0, "every source is resampled to this frame rate; the dance has it too", gt=0)
+    fps: float = key(30.0, "every source is resampled to this frame rate; the network learns and dances at it", gt=0)
+    output_fps: Optional[float] = key(None, "the frame rate the dance is written at (every target renders a frame "
+                                            "of it per frame); null = the first poses file's (the source video's, "
+                                            "as its transfer is rendered), choreo.fps if every source is BVH", gt=0)
     output: str = key(MISSING, "poses.h5 of the new dance, to write")
     video: str = key(MISSING, "stick-figure mp4 of it, to write")
     metrics: str = key(MISSING, "metrics.json to write: motion energy, freezing, bone lengths, novelty, training loss")
