@@ -26,7 +26,7 @@ rule choreo:
         f"{RESULTS}/logs/choreo.log",
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    threads: CHOREO_THREADS
     resources:
         **resources_of("choreo"),
     params:
