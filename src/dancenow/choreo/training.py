@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
-from ..io import h5
 from ..io.atomic import save_torch
 from ..io.weights import torch_load_error
 from . import model as model_mod
@@ -22,10 +21,10 @@ TRAIN_KEYS = ("hidden", "layers", "window", "batch_size", "iterations", "lr", "a
               "select_seconds", "temperature")  # temperature: the model selection's free runs use it
 
 
-def training_key(c, seed, sources):
+def training_key(c, seed, sources, source_sha256):
     """sha256 of the training settings, the seed, the fps and the sources' contents (in order)."""
     key = {"train": {k: c[k] for k in TRAIN_KEYS}, "seed": int(seed), "fps": float(c["fps"]),
-           "sources": [[kind, h5.sha256_file(p)] for kind, p, _ in sources]}
+           "sources": [[kind, sha] for (kind, _, _), sha in zip(sources, source_sha256)]}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -50,8 +49,8 @@ def load_cached(path, key):
                  "checks": saved["checks"]}
 
 
-def train_or_reuse(c, seed, sources, features):
-    key = training_key(c, seed, sources)
+def train_or_reuse(c, seed, sources, source_sha256, features):
+    key = training_key(c, seed, sources, source_sha256)
     cached = load_cached(c["model"], key)
     if cached is not None:
         log.info("reusing the trained model %s (same training settings and sources)", c["model"])

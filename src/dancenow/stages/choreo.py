@@ -51,7 +51,8 @@ def run(cfg):
     out_fps = c["output_fps"] or source_fps or fps
     training = [s for _, _, s in sources]
     features = [motion.encode(s, scale=1.0)[0] for s in training]
-    net, history, reused = train_or_reuse(c, seed, sources, features)
+    source_sha256 = [h5.sha256_file(p) for _, p, _ in sources]
+    net, history, reused = train_or_reuse(c, seed, sources, source_sha256, features)
     learnt = sum(len(s) for s in training) / fps
     if c["seconds"] > learnt:
         log.warning("choreo: the dance (%g s) is longer than all its training data together (%.1f s): it tends to "
@@ -99,7 +100,7 @@ def run(cfg):
             write_poses(f, poses, {"fps": out_fps, "height": height, "width": width})
             h5.FrameGeometry(1.0, 0.0, 0.0).to_attrs(f.attrs)
             h5.set_provenance(f, "choreo", c, "", outputs=OUTPUTS, seed=seed,
-                              source_sha256=json.dumps([h5.sha256_file(p) for _, p, _ in sources]))
+                              source_sha256=json.dumps(source_sha256))
         with VideoWriter(vtmp, vw, vh, out_fps) as writer:
             for i in range(m):
                 frame = np.zeros((vh, vw, 3), np.uint8)
