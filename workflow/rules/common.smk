@@ -22,8 +22,9 @@ TARGETS = [t["name"] for t in config["targets"]]
 # The targets' trainings side by side, the cores shared: on 2 cores two 1-thread trainings made 13 % more steps
 # than one 2-thread training at a time (0.66 s a step each vs 0.38 s; README, Benchmarks)
 TRAIN_THREADS = max(1, workflow.cores // max(1, len(TARGETS)))
-# The choreography network on the cores the trainings leave, at least one: it runs beside them. Asking for every core
-# held it back until the end, where its two threads made 1.3x the speed of one but left the other jobs waiting.
+# The choreography network on the cores the trainings leave, at least one, so that it runs beside other jobs. Asking
+# for every core held it back until both were free, after the evaluations: its two threads made 1.3x the speed of one
+# while the other jobs waited.
 CHOREO_THREADS = max(1, workflow.cores - TRAIN_THREADS * len(TARGETS))
 VIDEOS = {
     config["source"]["name"]: config["source"]["video"],

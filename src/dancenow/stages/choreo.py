@@ -74,7 +74,7 @@ def run(cfg):
     body, placement = place(steady(dance, fps), height, width, unit)
     if out_fps != fps:
         xy = resample(body[..., :2], fps, out_fps)
-        conf = np.broadcast_to(body[:1, :, 2:], (len(xy), *body.shape[1:2], 1))  # 1 or 0 per joint, as it was
+        conf = np.broadcast_to(body[:1, :, 2:], (len(xy), body.shape[1], 1))  # 1 or 0 per joint, as it was
         body = np.concatenate([xy, conf], axis=-1).astype(np.float32)
     m = len(body)
     copied = metrics["novelty"]["copied_windows"]
@@ -87,9 +87,9 @@ def run(cfg):
     metrics["training"].update(reused_model=reused, sources=[{"kind": k, "path": str(p), "frames": len(x)}
                                                              for k, p, x in sources])
     log.info("dance of %d frames at %g fps (written at %g fps: %d frames): energy %.3f-%.3f (training %.3f-%.3f) "
-             "body heights/s, frozen %s, novelty min %s (copy below %.3f)", n, fps, out_fps, m, metrics["motion_energy"]["min"], metrics["motion_energy"]["max"],
-             *metrics["motion_energy"]["training_range"], metrics["frozen"], metrics["novelty"]["min"],
-             metrics["novelty"]["copy_threshold"])
+             "body heights/s, frozen %s, novelty min %s (copy below %.3f)", n, fps, out_fps, m,
+             metrics["motion_energy"]["min"], metrics["motion_energy"]["max"], *metrics["motion_energy"]["training_range"],
+             metrics["frozen"], metrics["novelty"]["min"], metrics["novelty"]["copy_threshold"])
 
     poses = {"body": body, "face": np.zeros((m, 70, 3), np.float32),
              "left_hand": np.zeros((m, 21, 3), np.float32), "right_hand": np.zeros((m, 21, 3), np.float32),
