@@ -8,10 +8,12 @@ its batches drawn as a training on the device draws them (train.data_on_device: 
 step). Then `dancenow train` runs end to end (every phase, --train-iterations each, at the largest batch) and its
 wall time is reported.
 
-Beside each phase's ms/step, samples/s and peak memory it prints the FLOPs of one step (torch.utils.flop_counter:
-forward and backward of the generator and the discriminators) and the fraction of the device's peak that rate is,
-the peak being a large matmul timed in the same run (bf16 and fp32 on a GPU, fp32 on a CPU; benchmarks/hardware.py),
-and first a line with the device (on a CPU its model, its matmul instruction-set flags and the OpenMP policy).
+Beside each phase's ms/step, samples/s and peak memory (and on a GPU how often a step made the host wait for it,
+which leaves the GPU idle while the host queues the next work) it prints the FLOPs of one step
+(torch.utils.flop_counter: forward and backward of the generator and the discriminators) and the fraction of the
+device's peak that rate is, the peak being a large matmul timed in the same run (bf16 and fp32 on a GPU, fp32 on a
+CPU; benchmarks/hardware.py), and first a line with the device (on a CPU its model, its matmul instruction-set flags
+and the OpenMP policy).
 
 On a GPU every phase runs at batch 1 in the training's default kernels (`train.deterministic=false`: cuDNN
 autotuned; `train.channels_last` on) and, for the comparison, in the exact ones (deterministic, contiguous layout),
@@ -21,10 +23,12 @@ and batch. benchmarks/gpu_check.sh runs this with the convergence check on a len
 """
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import dancenow  # noqa: F401  (first: it sets the OpenMP policy, which is read when torch loads OpenMP)
@@ -41,6 +45,7 @@ from dancenow.models.performer import build_generator
 from dancenow.stages import train
 from dancenow.training.data import PoseFrameDataset, ShuffleSampler, resident_batches
 from dancenow.training.phases import face_phase, generator_phase, phase_plan, wrap
+from dancenow.training.readback import LossWindow
 from dancenow.training.resume import kernels
 from dancenow.io import h5
 from dancenow.io import poses as poses_io
@@ -100,19 +105,42 @@ def timed_phase(name, c, frames, poses, workdir, device, amp, steps, fast, batch
     with FlopCounterMode(display=False) as counter:  # a first step, not compiled (flop_counter sees into no graph)
         phase.step(phase, phase.batch(to_device(next(batches), device)))
     wrap(phase, c, 1, 1, device)  # train.compile: the networks compiled (at the first warm-up step)
+    window = LossWindow(phase.losses, device)  # the losses summed on the device, as the training loop does
+
+    def step():
+        window.add(phase.step(phase, phase.batch(to_device(next(batches), device))))
+
     for _ in range(warmup):
-        phase.step(phase, phase.batch(to_device(next(batches), device)))
+        step()
     sync(device)
     t = time.perf_counter()
-    for _ in range(steps):
-        phase.step(phase, phase.batch(to_device(next(batches), device)))
+    with host_waits(device) as waits:
+        for _ in range(steps):
+            step()
     sync(device)
     seconds = (time.perf_counter() - t) / steps
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     per_sample = 2 if c["temporal"] and name != "face" else 1  # a temporal sample generates two frames
     return dict(phase=name, amp=on, fast=fast, compiled=compiled, batch=batch, size=f"{ds.width}x{ds.height}",
                 sec_per_step=seconds, samples_per_s=batch / seconds, frames_per_s=batch * per_sample / seconds,
-                peak_gib=peak, flops_per_step=counter.get_total_flops())
+                peak_gib=peak, flops_per_step=counter.get_total_flops(),
+                host_waits_per_step=None if waits is None else len(waits) / steps)
+
+
+@contextlib.contextmanager
+def host_waits(device):
+    """On a GPU, the list of the times the host waited for it (torch's CUDA sync debug mode warns at each); None
+    on a CPU."""
+    if device.type != "cuda":
+        yield None
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            yield caught
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
 
 
 def runs(gpu, batches, compiled):
@@ -173,11 +201,12 @@ def main():
                 r["fraction_of_peak"] = r["flops_per_step"] / r["sec_per_step"] / peak[dtype]
                 results.append(r)
                 memory = f"{r['peak_gib']:.2f} GiB" if r["peak_gib"] is not None else "n/a"
+                waits = "" if r["host_waits_per_step"] is None else f"  host waits {r['host_waits_per_step']:.1f}/step"
                 kind = (("fast" if fast else "exact") if gpu else "cpu") + (" compiled" if compiled else "")
                 print(f"{phase:7s} {r['size']:>9s} batch {batch:3d} amp={'bf16' if r['amp'] else 'off':4s} "
                       f"{kind:14s} {r['sec_per_step'] * 1000:8.1f} ms/step  {r['samples_per_s']:7.2f} samples/s  "
                       f"{r['frames_per_s']:7.2f} frames/s  {r['flops_per_step'] / 1e9:7.1f} GFLOP/step  "
-                      f"{r['fraction_of_peak']:6.1%} of {dtype} peak  memory {memory}", flush=True)
+                      f"{r['fraction_of_peak']:6.1%} of {dtype} peak  memory {memory}{waits}", flush=True)
         n, batch, wall = args.train_iterations, max(args.batch), None
         if n:
             wall = end_to_end(args.preset, frames, poses, tmp, n, batch)

@@ -101,3 +101,32 @@ def test_two_tasks_of_a_slurm_job_train_as_one_process_of_batch_2(small_target, 
                     *on_slurm(tmp_path, "train", "resources.train.tasks_per_node=2"))
     assert "batch 1 x 2 ranks" in res.stderr
     assert_trains_alike(tmp_path, one_process, small_target)
+
+
+RANK_SCRIPT = """
+import torch, torch.distributed as dist
+from dancenow.training.readback import LossWindow, StopVote
+dist.init_process_group("gloo")
+rank, cpu = dist.get_rank(), torch.device("cpu")
+vote = StopVote(cpu)
+answers = [vote(rank == 1 and it >= 3) for it in range(1, 7)]
+window = LossWindow(("G", "D"), cpu, {"G": 1.0, "D": 0.0, "steps": 1})  # as resumed from a checkpoint
+window.add({"G": torch.tensor(2.0 * (rank + 1)), "D": torch.tensor(float(rank))})
+window.agree(2)
+print(answers, window.state())
+"""
+
+
+def test_ranks_agree_to_stop_one_iteration_after_the_first_is_told_and_on_the_mean_losses():
+    """Rank 1 alone is told to stop in iteration 3: both ranks answer "stop" from iteration 4 on (the vote is read one
+    iteration late, so that the host need not wait for the step queued after it). Each rank's summed losses become
+    their mean over the ranks, as every rank must hold the window rank 0 saves."""
+    port = str(free_port())
+    ranks = [subprocess.Popen([sys.executable, "-c", RANK_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=dict(os.environ, RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
+                                                  MASTER_PORT=port))
+             for r in range(2)]
+    outs = [p.communicate(timeout=120) for p in ranks]
+    assert [p.returncode for p in ranks] == [0, 0], outs
+    expected = "[False, False, False, True, True, True] {'G': 4.0, 'D': 0.5, 'steps': 2}"
+    assert [out.strip() for out, _ in outs] == [expected, expected]

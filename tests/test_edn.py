@@ -154,7 +154,7 @@ def test_main_step_trains_the_temporal_discriminator():
     g_before = G.model[1].weight.detach().clone()
     losses = main_step(nets, opts, None, random_batch(True), c, cfg, contextlib.nullcontext())
     assert set(losses) == set(MAIN_LOSSES + TEMPORAL_LOSSES)
-    assert all(np.isfinite(v) for v in losses.values())
+    assert all(torch.isfinite(v) for v in losses.values())
     assert losses["G_temporal"] > 0 and losses["D_temporal"] > 0
     for k in ("D", "Dt"):
         assert not torch.equal(nets[k].nets[0].stages[0][0].weight, before[k]), k
@@ -249,7 +249,7 @@ def test_main_step_without_temporal_smoothing_needs_no_temporal_discriminator():
     opts = {"G": phases.adam(c, G), "D": phases.adam(c, nets["D"])}
     losses = main_step(nets, opts, None, random_batch(False), c, cfg, contextlib.nullcontext())
     assert set(losses) == set(MAIN_LOSSES)
-    assert all(np.isfinite(v) for v in losses.values())
+    assert all(torch.isfinite(v) for v in losses.values())
 
 
 # ---- 4. the face crop ------------------------------------------------------------------------------------------

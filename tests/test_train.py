@@ -377,6 +377,40 @@ def test_compiled_step_trains_the_same_networks(small, tmp_path, caplog, monkeyp
         torch._dynamo.reset()
 
 
+def test_an_ordinary_iteration_reads_nothing_back_from_the_device(small, tmp_path, monkeypatch):
+    """Reading a tensor's value on the host waits for a GPU to finish all it was given, and then the GPU idles while
+    the host queues the next step. dancenow's own code (the loop, the steps, the data) reads values only at the
+    iterations that log or save a checkpoint; on this CPU every such read is caught as it is asked for."""
+    from dancenow.training import loop
+
+    reads, at = {}, [None]
+    real_lr = loop.set_learning_rate
+
+    def iteration(phase, c, it, world):
+        at[0] = (phase.name, it)
+        return real_lr(phase, c, it, world)
+
+    def caught(name):
+        real = getattr(torch.Tensor, name)
+
+        def read(self, *args, **kwargs):
+            if f"{os.sep}dancenow{os.sep}" in sys._getframe(1).f_code.co_filename:
+                reads.setdefault(at[0], []).append(name)
+            return real(self, *args, **kwargs)
+        return read
+
+    monkeypatch.setattr(loop, "set_learning_rate", iteration)
+    for name in ("item", "tolist", "cpu", "__bool__", "__float__", "__int__"):  # (numpy() refuses CUDA tensors)
+        monkeypatch.setattr(torch.Tensor, name, caught(name))
+    frames, poses = small
+    train_stage.run(train_cfg(frames, poses, tmp_path, "train.iterations=6", "train.face.iterations=4",
+                              "train.log_every=3", "train.checkpoint_every=4"))
+    reads.pop(None, None)  # before the first step
+    logs_or_saves = {("main", 3), ("main", 4), ("main", 6), ("face", 3)}
+    assert set(reads) == logs_or_saves, reads
+    assert reads[("main", 4)] == ["tolist"]  # the checkpoint's window of losses, one read
+
+
 def test_learning_rate_follows_the_square_root_of_the_samples_a_step(monkeypatch):
     from dancenow.training.phases import adam
 

@@ -26,15 +26,21 @@ def face_boxes(poses, size, height, width):
     return np.stack([top, left], axis=1).astype(np.int64), valid
 
 
+def corners(boxes):
+    """[(top, left)] of boxes [B,2] kept on the host (NumPy refuses a GPU tensor: reading one would make each
+    crop wait for the GPU)."""
+    return boxes.numpy().tolist()
+
+
 def crop(images, boxes, size):
-    """images [B,C,H,W], boxes [B,2] (top, left) -> the crops [B,C,size,size]."""
-    return torch.stack([img[:, y:y + size, x:x + size] for img, (y, x) in zip(images, boxes.tolist())])
+    """images [B,C,H,W], boxes [B,2] (top, left) on the host -> the crops [B,C,size,size]."""
+    return torch.stack([img[:, y:y + size, x:x + size] for img, (y, x) in zip(images, corners(boxes))])
 
 
 def add_at(images, residual, boxes):
-    """images with residual [B,C,s,s] added at boxes [B,2] (top, left); the other pixels are unchanged."""
+    """images with residual [B,C,s,s] added at boxes [B,2] (top, left) on the host; the other pixels are unchanged."""
     size = residual.shape[-1]
     out = images.clone()
-    for img, res, (y, x) in zip(out, residual, boxes.tolist()):
+    for img, res, (y, x) in zip(out, residual, corners(boxes)):
         img[:, y:y + size, x:x + size] += res
     return out

@@ -169,7 +169,9 @@ def frames_used(ds):
 def resident_batches(ds, sampler, batch_size, device):
     """The batches a DataLoader over `ds` draws with `sampler` (same keys, values and order), from every frame and
     label map the dataset uses, copied to `device` once as uint8 [N,3,H,W]: in the training loop a batch is an index
-    into them, with no reading, decoding or copying per sample on the host."""
+    into them, with no reading, decoding or copying per sample on the host. A batch's rows go to the device from
+    pinned memory without waiting (a plain copy from the host would wait for the GPU to finish the previous step);
+    the face boxes stay on the host, which slices the crops."""
     used = frames_used(ds)
     row = np.full(ds.n_frames, -1, np.int64)
     row[used] = np.arange(len(used))
@@ -180,12 +182,18 @@ def resident_batches(ds, sampler, batch_size, device):
         store["real"][r] = to_tensor(ds.frame(t))
     ds.close()
     order = iter(sampler)
+    pinned = device.type == "cuda"
+
+    def on_device(rows):
+        rows = torch.from_numpy(rows)
+        return (rows.pin_memory() if pinned else rows).to(device, non_blocking=pinned)
+
     while True:
         t = ds.indices[np.fromiter(itertools.islice(order, batch_size), np.int64, batch_size)]
-        rows = torch.from_numpy(row[t]).to(device)
+        rows = on_device(row[t])
         batch = {"label": store["label"][rows], "real": store["real"][rows]}
         if ds.temporal:
-            prev = torch.from_numpy(row[t - 1]).to(device)
+            prev = on_device(row[t - 1])
             batch["label_prev"], batch["real_prev"] = store["label"][prev], store["real"][prev]
         if ds.face_crop is not None:
             batch["face_box"] = torch.from_numpy(ds.boxes[t])

@@ -4,14 +4,14 @@ images, periodic checkpoints and stopping when told to.
 DDP: with several ranks every rank trains the networks wrapped in DistributedDataParallel on its own batch_size
 samples of the same (seed, epoch) stream; rank 0 alone logs and writes files; the logged losses are the means over
 the ranks. When dancenow.distributed.STOP is set (the Slurm launcher sets it on Slurm's warning before a time limit
-or preemption), every rank stops after the same completed iteration, rank 0 saves and Stopped is raised.
+or preemption), every rank stops after the same completed iteration (with several ranks, the one after), rank 0
+saves and Stopped is raised. An ordinary iteration reads nothing back from the device (see readback).
 """
 
 import sys
 import time
 
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader
 
 from ..distributed import STOP, Stopped, rank_and_size
@@ -19,12 +19,12 @@ from ..images import to_device
 from ..progress import Bar
 from .data import ShuffleSampler, resident_batches, resident_bytes
 from .phases import global_frozen, n_params, set_learning_rate, wrap
-from .resume import interned
+from .readback import LossWindow, StopVote
 
 
 def train_phase(phase, start, window, c, seed, device, world, is_main, info, writer, history, save):
     """Iterations start+1 .. phase.iterations of one phase: steps, loss logging, samples, checkpoints, stopping.
-    `window`: the losses summed since the last log line of a resumed run (None: a fresh one)."""
+    `window`: the losses summed since the last log line of a resumed run (LossWindow.state; None: a fresh one)."""
     ds = phase.dataset
     sample_item = phase.batch(to_device({k: v[None] for k, v in ds[len(ds) // 2].items()}, device))
     ds.close()  # workers open their own handles
@@ -37,7 +37,8 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
         batches = iter(DataLoader(ds, batch_size=c["batch_size"], drop_last=True, num_workers=c["num_workers"],
                                   sampler=sampler, pin_memory=device.type == "cuda",
                                   generator=torch.Generator().manual_seed(seed)))
-    window = interned(window or dict.fromkeys(phase.losses, 0.0) | {"steps": 0})
+    window = LossWindow(phase.losses, device, window)
+    vote = StopVote(device) if world > 1 else None
     decaying = round(c["lr_decay"] * phase.iterations)
     info("phase %s: %d samples, %d iterations%s, networks %s", phase.name, len(ds), phase.iterations,
          f" (the last {decaying} at a linearly falling learning rate)" if decaying else "",
@@ -55,19 +56,15 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
                 wrap(phase, c, it, world, device)
             batch = phase.batch(to_device(next(batches), device))
             set_learning_rate(phase, c, it, world)
-            losses = phase.step(phase, batch)
-            stop = STOP.is_set()
-            if world > 1:
-                losses, stop = across_ranks(losses, stop, device)
-            for k, v in losses.items():
-                window[k] += v
-            window["steps"] += 1
+            window.add(phase.step(phase, batch))
+            stop = vote(STOP.is_set()) if vote else STOP.is_set()
             bar.update(1)
+            checkpoint = it % c["checkpoint_every"] == 0 and it < phase.iterations
+            if it % c["log_every"] == 0 or checkpoint or (stop and it < phase.iterations):
+                window.agree(world)
             if it % c["log_every"] == 0:
-                n = window.pop("steps")
-                entry = {k: v / n for k, v in window.items()}
+                entry = window.means()
                 history.append({"phase": phase.name, "iteration": it, **entry})
-                window = dict.fromkeys(phase.losses, 0.0) | {"steps": 0}
                 sec = (time.perf_counter() - t0) / max(1, it - t0_it)
                 t0, t0_it = time.perf_counter(), it
                 info("%s it %d/%d  %s  %.3f s/it", phase.name, it, phase.iterations,
@@ -81,13 +78,13 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
                     images = phase.sample(phase, sample_item)
                 grid = (torch.cat([x[0].float() for x in images], dim=2).clamp(-1, 1) + 1) / 2
                 writer.add_image(f"{phase.name}: label | generated | real", grid.cpu(), phase.offset + it)
-            if is_main and it % c["checkpoint_every"] == 0 and it < phase.iterations:
-                save(it, window)
+            if is_main and checkpoint:
+                save(it, window.state())
                 if writer:
                     writer.flush()
             if stop and it < phase.iterations:
                 if is_main:
-                    save(it, window)
+                    save(it, window.state())
                 info("told to stop: saved iteration %d of phase %s", it, phase.name)
                 raise Stopped(it)
     finally:
@@ -100,13 +97,6 @@ def on_device(setting, ds, device):
     if setting is not None:
         return setting
     return device.type == "cuda" and resident_bytes(ds) <= torch.cuda.get_device_properties(device).total_memory / 4
-
-
-def across_ranks(losses, stop, device):
-    """The mean of every rank's losses, and whether any rank was told to stop: one all_reduce per iteration."""
-    t = torch.tensor([*losses.values(), float(stop)], dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return dict(zip(losses, (t[:-1] / dist.get_world_size()).tolist())), bool(t[-1] > 0)
 
 
 def tb_writer(logdir, start):

@@ -130,6 +130,9 @@ def restore(phase, ckpt, device):
     for k, m in phase.nets.items():
         m.load_state_dict(ckpt["nets"][k])
     for k, o in phase.opts.items():
+        kernel = [{key: g[key] for key in ("foreach", "fused")} for g in o.param_groups]
         o.load_state_dict(ckpt["opts"][k])
+        for g, own in zip(o.param_groups, kernel):  # the kernel of this device, not of the one that saved it
+            g.update(own)
     set_rng_state(ckpt["rng"], device)
     return ckpt["meta"]["iteration"]

@@ -1,13 +1,14 @@
 """One optimisation step of each training phase (see dancenow.training.phases): the pix2pixHD objective with EDN's temporal
 discriminator, and the face GAN.
 
-Every step returns a dict of float losses. Discriminator and generator steps follow pix2pixHD: the generator's
-losses train the generator alone, the discriminator's losses the discriminator alone, both with the networks as
-they were before the step. A discriminator judges a generated image once: its one forward pass serves the
-generator's losses (gradients through it into the generator) and its own (gradients into its weights), where
-pix2pixHD runs it twice (on the image and on a detached copy); each backward pass computes only the gradients of
-the weights its optimizer steps. Under `autocast` the forward passes run in bfloat16 (GPUs); the backward passes
-and the optimizer steps are outside it.
+Every step returns a dict of its losses as 0-dim float32 tensors on the device, detached: reading a value back waits
+for the device to finish the step, so the training loop reads them only when it logs (training.readback). Discriminator
+and generator steps follow pix2pixHD: the generator's losses train the generator alone, the discriminator's losses
+the discriminator alone, both with the networks as they were before the step. A discriminator judges a generated
+image once: its one forward pass serves the generator's losses (gradients through it into the generator) and its own
+(gradients into its weights), where pix2pixHD runs it twice (on the image and on a detached copy); each backward
+pass computes only the gradients of the weights its optimizer steps. Under `autocast` the forward passes run in
+bfloat16 (GPUs); the backward passes and the optimizer steps are outside it.
 """
 
 import torch
@@ -44,6 +45,10 @@ def generate_pair(G, generator_cfg, batch):
     return [(batch["label_prev"], fake_prev, batch["real_prev"]), (batch["label"], fake, batch["real"])]
 
 
+def detached(losses):
+    return {k: v.detach().float() for k, v in losses.items()}
+
+
 def backward_and_step(opt_g, loss_g, opt_d, loss_d):
     """G's loss into the weights G's optimizer steps, D's into D's: the graph they share (D's passes over the
     generated images) is kept for D's backward; both step after."""
@@ -77,7 +82,7 @@ def main_step(nets, opts, vgg, batch, c, generator_cfg, autocast):
             loss_g = loss_g + losses["G_temporal"]
             loss_d = loss_d + losses["D_temporal"]
     backward_and_step(opts["G"], loss_g, opts["D"], loss_d)
-    return {k: v.item() for k, v in losses.items()}
+    return detached(losses)
 
 
 def face_step(nets, opts, vgg, batch, c, generator_cfg, face_cfg, autocast):
@@ -96,4 +101,4 @@ def face_step(nets, opts, vgg, batch, c, generator_cfg, face_cfg, autocast):
                       FD_real=d_real, FD_fake=d_fake)
     backward_and_step(opts["F"], losses["F_GAN"] + losses["F_feat"] + losses["F_VGG"], opts["FD"],
                       (d_real + d_fake) * 0.5)
-    return {k: v.item() for k, v in losses.items()}
+    return detached(losses)
