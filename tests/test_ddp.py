@@ -114,6 +114,7 @@ window = LossWindow(("G", "D"), cpu, {"G": 1.0, "D": 0.0, "steps": 1})  # as res
 window.add({"G": torch.tensor(2.0 * (rank + 1)), "D": torch.tensor(float(rank))})
 window.agree(2)
 print(answers, window.state())
+dist.destroy_process_group()  # (without it gloo may abort one rank at exit)
 """
 
 
