@@ -184,16 +184,16 @@ def resident_batches(ds, sampler, batch_size, device):
     order = iter(sampler)
     pinned = device.type == "cuda"
 
-    def on_device(rows):
+    def rows_on_device(rows):
         rows = torch.from_numpy(rows)
         return (rows.pin_memory() if pinned else rows).to(device, non_blocking=pinned)
 
     while True:
         t = ds.indices[np.fromiter(itertools.islice(order, batch_size), np.int64, batch_size)]
-        rows = on_device(row[t])
+        rows = rows_on_device(row[t])
         batch = {"label": store["label"][rows], "real": store["real"][rows]}
         if ds.temporal:
-            prev = on_device(row[t - 1])
+            prev = rows_on_device(row[t - 1])
             batch["label_prev"], batch["real_prev"] = store["label"][prev], store["real"][prev]
         if ds.face_crop is not None:
             batch["face_box"] = torch.from_numpy(ds.boxes[t])

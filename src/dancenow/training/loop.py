@@ -59,10 +59,12 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
             window.add(phase.step(phase, batch))
             stop = vote(STOP.is_set()) if vote else STOP.is_set()
             bar.update(1)
+            log_line = it % c["log_every"] == 0
             checkpoint = it % c["checkpoint_every"] == 0 and it < phase.iterations
-            if it % c["log_every"] == 0 or checkpoint or (stop and it < phase.iterations):
+            stopping = stop and it < phase.iterations
+            if log_line or checkpoint or stopping:
                 window.agree(world)
-            if it % c["log_every"] == 0:
+            if log_line:
                 entry = window.means()
                 history.append({"phase": phase.name, "iteration": it, **entry})
                 sec = (time.perf_counter() - t0) / max(1, it - t0_it)
@@ -82,7 +84,7 @@ def train_phase(phase, start, window, c, seed, device, world, is_main, info, wri
                 save(it, window.state())
                 if writer:
                     writer.flush()
-            if stop and it < phase.iterations:
+            if stopping:
                 if is_main:
                     save(it, window.state())
                 info("told to stop: saved iteration %d of phase %s", it, phase.name)
